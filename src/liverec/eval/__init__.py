@@ -1,0 +1,1 @@
+"""Offline and streaming evaluation: metrics and protocols."""

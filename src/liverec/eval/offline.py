@@ -1,0 +1,170 @@
+"""Leave-last-out evaluation with full ranking: fit, rank every evaluated user, score the lists."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from liverec.data.dataset import Dataset
+from liverec.data.split import LeaveLastOut, SplitName, leave_last_out
+from liverec.eval import metrics
+from liverec.models.base import Recommender, top_k
+
+CUTOFFS = (10, 20)
+LIST_LENGTH = max(CUTOFFS)
+
+
+@dataclass
+class ModelResult:
+    """One model's metrics, timings and the ranked lists they were computed from."""
+
+    model: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    fit_seconds: float
+    rank_seconds: float
+    users: NDArray[np.int64] = field(repr=False)
+    top: NDArray[np.int64] = field(repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able summary (without the lists)."""
+        return {
+            "model": self.model,
+            "params": self.params,
+            "metrics": self.metrics,
+            "fit_seconds": round(self.fit_seconds, 4),
+            "rank_seconds": round(self.rank_seconds, 4),
+        }
+
+
+def rank_users(
+    model: Recommender,
+    users: NDArray[np.int64],
+    seen: Any,
+    k: int = LIST_LENGTH,
+    batch_size: int = 256,
+) -> NDArray[np.int64]:
+    """Top-``k`` items for each user with their seen items excluded, in batches."""
+    out = np.zeros((len(users), k), np.int64)
+    for start in range(0, len(users), batch_size):
+        batch = users[start : start + batch_size]
+        scores = model.score(batch)
+        out[start : start + len(batch)], _ = top_k(scores, k, exclude=seen[batch])
+    return out
+
+
+def list_metrics(
+    top: NDArray[np.int64], targets: NDArray[np.int64], dataset: Dataset, item_users: NDArray[Any]
+) -> dict[str, float]:
+    """Accuracy at every cutoff plus coverage, diversity and novelty at 10."""
+    ranks = metrics.target_ranks(top, targets)
+    out: dict[str, float] = {}
+    for k in CUTOFFS:
+        out[f"hr@{k}"] = metrics.hit_rate_at_k(ranks, k)
+        out[f"ndcg@{k}"] = metrics.ndcg_at_k(ranks, k)
+        out[f"mrr@{k}"] = metrics.mrr_at_k(ranks, k)
+    out["coverage@10"] = metrics.catalog_coverage(top, dataset.n_items, 10)
+    out["diversity@10"] = metrics.intra_list_diversity(top, dataset.genre_matrix, 10)
+    out["novelty@10"] = metrics.novelty(top, item_users, dataset.n_users, 10)
+    return out
+
+
+def evaluate_model(
+    model: Recommender, dataset: Dataset, split: LeaveLastOut, which: SplitName
+) -> ModelResult:
+    """Fit ``model`` on what precedes ``which`` and score its top-20 lists for every target."""
+    history = split.history(which)
+    users, targets = split.targets(which)
+    t0 = time.perf_counter()
+    model.fit(history)
+    fit_s = time.perf_counter() - t0
+    seen = history.to_csr()
+    t0 = time.perf_counter()
+    top = rank_users(model, users, seen)
+    rank_s = time.perf_counter() - t0
+    return ModelResult(
+        model=model.name,
+        params=_params(model),
+        metrics=list_metrics(top, targets, dataset, history.item_counts()),
+        fit_seconds=fit_s,
+        rank_seconds=rank_s,
+        users=users,
+        top=top,
+    )
+
+
+def _params(model: Recommender) -> dict[str, Any]:
+    return dict(asdict(model.config))
+
+
+def evaluate(
+    dataset: Dataset,
+    models: Sequence[Recommender],
+    which: SplitName = "test",
+    on_result: Callable[[ModelResult], None] | None = None,
+) -> list[ModelResult]:
+    """Run the leave-last-out protocol for each model on the same split."""
+    split = leave_last_out(dataset.interactions)
+    results = []
+    for model in models:
+        result = evaluate_model(model, dataset, split, which)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+def dump_recs(result: ModelResult, dataset: Dataset, directory: Path) -> Path:
+    """Write ``<model>.tsv``: ``user_id<TAB>rank<TAB>item_id`` with raw ids, ranks 1..20."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{result.model}.tsv"
+    user_ids = dataset.users.raw_ids
+    item_ids = dataset.items.raw_ids
+    with open(path, "w", encoding="utf-8") as f:
+        for u, row in zip(result.users, result.top, strict=True):
+            uid = user_ids[u]
+            f.writelines(f"{uid}\t{r}\t{item_ids[i]}\n" for r, i in enumerate(row, start=1))
+    return path
+
+
+def dump_targets(dataset: Dataset, which: SplitName, directory: Path) -> Path:
+    """Write ``targets.tsv``: ``user_id<TAB>item_id``, the held-out item of every evaluated user."""
+    users, targets = leave_last_out(dataset.interactions).targets(which)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "targets.tsv"
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(
+            f"{dataset.users.raw(u)}\t{dataset.items.raw(i)}\n"
+            for u, i in zip(users, targets, strict=True)
+        )
+    return path
+
+
+COLUMNS = (
+    ("hr@10", "HR@10"),
+    ("ndcg@10", "NDCG@10"),
+    ("mrr@10", "MRR@10"),
+    ("hr@20", "HR@20"),
+    ("ndcg@20", "NDCG@20"),
+    ("mrr@20", "MRR@20"),
+    ("coverage@10", "Cov@10"),
+    ("diversity@10", "ILD@10"),
+    ("novelty@10", "Nov@10"),
+)
+
+
+def format_table(results: Sequence[ModelResult]) -> str:
+    """Markdown table: one row per model, metrics then fit and ranking seconds."""
+    head = ["model", *(label for _, label in COLUMNS), "fit s", "rank s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    for r in results:
+        cells = [r.model, *(f"{r.metrics[key]:.4f}" for key, _ in COLUMNS)]
+        cells += [f"{r.fit_seconds:.2f}", f"{r.rank_seconds:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

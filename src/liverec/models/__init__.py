@@ -1,0 +1,1 @@
+"""Recommenders behind one small interface (see ``liverec.models.base``)."""
