@@ -17,6 +17,13 @@ def _settings() -> Settings:
     return Settings()
 
 
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     """Download, verify and convert a built-in dataset."""
     from liverec.data import movielens
@@ -145,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--users", type=Path, help="user_id plus attribute columns")
     imp.add_argument("--name", help="dataset name (default: the events file's stem)")
     imp.add_argument("--strict", action="store_true", help="reject events for unknown items")
-    imp.add_argument("--show-errors", type=int, default=50, help="rejected rows to print")
+    imp.add_argument("--show-errors", type=_non_negative, default=50, help="rejected rows to print")
     imp.set_defaults(func=cmd_data_import)
     ls = dsub.add_parser("list", help="list available datasets")
     ls.set_defaults(func=cmd_data_list)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -219,3 +221,25 @@ def user_attribute_columns(
 ) -> dict[str, tuple[str, ...]]:
     """Column-wise user attributes in id-map order ('' where unknown)."""
     return {c: tuple(rows.get(u, {}).get(c, "") for u in users.raw_ids) for c in columns}
+
+
+def save_atomically(dataset: Dataset, target: Path, home: Path) -> None:
+    """Save into a temporary folder, then swap it in, so a failure leaves any old copy whole."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=home))
+    except OSError as e:
+        raise LiverecError(f"cannot write under {home}: {e.strerror or e}") from None
+    old = tmp / "old"
+    try:
+        dataset.save(tmp / "new")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            target.rename(old)
+        (tmp / "new").rename(target)
+    except OSError as e:
+        if old.exists() and not target.exists():
+            old.rename(target)
+        raise LiverecError(f"cannot write dataset {dataset.name!r} to {target}: {e}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

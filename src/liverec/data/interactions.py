@@ -32,6 +32,8 @@ class Interactions:
         for name in ("iidx", "ts", "etype", "value"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"column {name} has {len(getattr(self, name))} rows, expected {n}")
+        if n and (self.uidx.min() < 0 or self.iidx.min() < 0):
+            raise ValueError("indices must be >= 0")
         if n and (self.uidx.max() >= self.n_users or self.iidx.max() >= self.n_items):
             raise ValueError(
                 f"indices exceed the declared shape ({self.n_users} users x {self.n_items} items)"
@@ -59,8 +61,8 @@ class Interactions:
             ts=np.arange(n, dtype=np.float64) if ts is None else np.asarray(ts, dtype=np.float64),
             etype=np.zeros(n, np.int8) if etype is None else np.asarray(etype, dtype=np.int8),
             value=np.ones(n, np.float32) if value is None else np.asarray(value, np.float32),
-            n_users=int(u.max()) + 1 if n_users is None else n_users,
-            n_items=int(i.max()) + 1 if n_items is None else n_items,
+            n_users=int(u.max(initial=-1)) + 1 if n_users is None else n_users,
+            n_items=int(i.max(initial=-1)) + 1 if n_items is None else n_items,
         )
 
     def __len__(self) -> int:
@@ -124,7 +126,7 @@ class Interactions:
 
 @dataclass(frozen=True)
 class Histories:
-    """Ragged per-user item sequences, oldest first: row ``u`` is ``items[indptr[u]:indptr[u+1]]``."""
+    """Ragged per-user item sequences, oldest first: row u is ``items[indptr[u]:indptr[u+1]]``."""
 
     indptr: IntArray
     items: IntArray

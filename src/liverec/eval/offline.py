@@ -162,7 +162,10 @@ COLUMNS = (
 def format_table(results: Sequence[ModelResult]) -> str:
     """Markdown table: one row per model, metrics then fit and ranking seconds."""
     head = ["model", *(label for _, label in COLUMNS), "fit s", "rank s"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+    ]
     for r in results:
         cells = [r.model, *(f"{r.metrics[key]:.4f}" for key, _ in COLUMNS)]
         cells += [f"{r.fit_seconds:.2f}", f"{r.rank_seconds:.2f}"]

@@ -40,7 +40,7 @@ def search(
     metric: str = "ndcg@10",
     on_trial: Callable[[Trial], None] | None = None,
 ) -> list[Trial]:
-    """Evaluate up to ``max_trials`` configs (random subset of the grid) on validation, best first."""
+    """Evaluate up to ``max_trials`` configs (a random subset of the grid) on validation."""
     candidates = grid(SEARCH_SPACES.get(model, {}))
     if len(candidates) > max_trials:
         candidates = random.Random(seed).sample(candidates, max_trials)

@@ -97,13 +97,8 @@ class Recommender(ABC):
         (directory / "model.json").write_text(json.dumps(meta, indent=2))
         sparse = {k: v for k, v in self._state().items() if sp.issparse(v)}
         dense = {k: v for k, v in self._state().items() if not sp.issparse(v)}
-        np.savez(
-            directory / "state.npz",
-            _indptr=h.indptr,
-            _items=h.items,
-            _ts=h.ts,
-            **dense,
-        )
+        arrays: dict[str, Any] = {"_indptr": h.indptr, "_items": h.items, "_ts": h.ts, **dense}
+        np.savez(directory / "state.npz", **arrays)
         for key, matrix in sparse.items():
             sp.save_npz(directory / f"{key}.npz", sp.csr_matrix(matrix))
 

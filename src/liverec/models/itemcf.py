@@ -13,10 +13,10 @@ from liverec.data.interactions import Histories, Interactions
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 
 SEARCH_SPACE: dict[str, list[Any]] = {
-    "neighbours": [20, 50, 100, 200, 400],
-    "alpha": [0.3, 0.5, 0.7],
-    "shrink": [0.0, 10.0],
-    "recency_decay": [1.0, 0.95, 0.9, 0.85, 0.8],
+    "neighbours": [100, 200, 400, 800, 1600],
+    "alpha": [0.2, 0.3, 0.4, 0.5],
+    "shrink": [0.0, 5.0, 10.0, 20.0],
+    "recency_decay": [1.0, 0.9, 0.8, 0.75, 0.7],
 }
 
 
@@ -30,10 +30,10 @@ class ItemCFConfig:
     newest counts ``recency_decay ** s`` (1 = every item equally, the textbook form).
     """
 
-    neighbours: int = 100
-    alpha: float = 0.5
-    shrink: float = 0.0
-    recency_decay: float = 0.9
+    neighbours: int = 1600
+    alpha: float = 0.4
+    shrink: float = 10.0
+    recency_decay: float = 0.75
 
 
 def item_similarity(

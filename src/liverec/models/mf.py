@@ -14,24 +14,24 @@ from liverec.data.interactions import Histories, Interactions
 from liverec.models.base import IntArray, Recommender, ScoreArray, cosine_neighbours
 
 ALS_SEARCH_SPACE: dict[str, list[Any]] = {
-    "factors": [32, 64, 128],
-    "regularization": [0.01, 0.05, 0.1, 0.5],
-    "alpha": [0.5, 1.0, 2.0, 5.0],
+    "factors": [16, 32, 64, 128],
+    "regularization": [0.01, 0.05, 0.1, 0.5, 1.0],
+    "alpha": [0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0],
     "iterations": [15],
 }
 BPR_SEARCH_SPACE: dict[str, list[Any]] = {
-    "factors": [32, 64, 128],
-    "learning_rate": [0.005, 0.01, 0.02],
+    "factors": [16, 32, 64, 128],
+    "learning_rate": [0.002, 0.005, 0.01],
     "regularization": [0.001, 0.01, 0.05],
-    "iterations": [50, 100, 200],
+    "iterations": [100, 200, 400],
 }
 
 
 @dataclass(frozen=True)
 class ALSConfig:
-    """ALS on confidence ``1 + alpha`` for every observed pair (Hu, Koren, Volinsky 2008)."""
+    """ALS with confidence ``alpha`` on observed pairs, 1 elsewhere (Hu, Koren, Volinsky 2008)."""
 
-    factors: int = 64
+    factors: int = 32
     regularization: float = 0.05
     alpha: float = 1.0
     iterations: int = 15
@@ -40,13 +40,18 @@ class ALSConfig:
 
 @dataclass(frozen=True)
 class BPRConfig:
-    """Bayesian personalised ranking with SGD over sampled (user, seen, unseen) triples."""
+    """Bayesian personalised ranking with SGD over sampled (user, seen, unseen) triples.
 
-    factors: int = 64
-    learning_rate: float = 0.01
+    ``threads``: 1 keeps results bit-reproducible for a seed; more threads run lock-free
+    (Hogwild) SGD, about 1.8x faster on 2 cores but different in the fourth decimal per run.
+    """
+
+    factors: int = 32
+    learning_rate: float = 0.005
     regularization: float = 0.01
-    iterations: int = 100
+    iterations: int = 200
     seed: int = 0
+    threads: int = 1
 
 
 def fold_in(
@@ -58,7 +63,8 @@ def fold_in(
 ) -> NDArray[np.float32]:
     """Solve each user's factor from their items with the item factors fixed (one ALS step).
 
-    ``x_u = (Y'Y + alpha Y_u'Y_u + reg I)^-1 (1 + alpha) Y_u' 1`` - the same closed form as
+    implicit 0.7 gives an observed pair confidence ``alpha`` (unobserved: 1), so the user step is
+    ``x_u = (Y'Y + (alpha - 1) Y_u'Y_u + reg I)^-1 alpha Y_u' 1`` - the closed form behind
     implicit's ``recalculate_user``; ``gram`` (Y'Y) can be passed in when it is cached.
     """
     y = item_factors.astype(np.float64)
@@ -70,8 +76,8 @@ def fold_in(
         if not len(items):
             continue
         yu = y[items]
-        a = yty + alpha * (yu.T @ yu) + eye
-        b = (1.0 + alpha) * yu.sum(axis=0)
+        a = yty + (alpha - 1.0) * (yu.T @ yu) + eye
+        b = alpha * yu.sum(axis=0)
         out[u] = np.linalg.solve(a, b)
     return out
 
@@ -135,16 +141,16 @@ class ALS(_Factorisation):
         from implicit.cpu.als import AlternatingLeastSquares
 
         c = self.config
-        model = AlternatingLeastSquares(
-            factors=c.factors,
-            regularization=c.regularization,
-            alpha=c.alpha,
-            iterations=c.iterations,
-            random_state=c.seed,
-            num_threads=_threads(),
-        )
         # implicit parallelises itself; a multi-threaded BLAS underneath would oversubscribe.
         with threadpool_limits(1, "blas"):
+            model = AlternatingLeastSquares(
+                factors=c.factors,
+                regularization=c.regularization,
+                alpha=c.alpha,
+                iterations=c.iterations,
+                random_state=c.seed,
+                num_threads=_threads(),
+            )
             model.fit(data.to_csr(), show_progress=False)
         self._after_fit(model)
 
@@ -167,14 +173,14 @@ class BPR(_Factorisation):
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         c = self.config
-        model = BayesianPersonalizedRanking(
-            factors=c.factors,
-            learning_rate=c.learning_rate,
-            regularization=c.regularization,
-            iterations=c.iterations,
-            random_state=c.seed,
-            num_threads=_threads(),
-        )
         with threadpool_limits(1, "blas"):
+            model = BayesianPersonalizedRanking(
+                factors=c.factors,
+                learning_rate=c.learning_rate,
+                regularization=c.regularization,
+                iterations=c.iterations,
+                random_state=c.seed,
+                num_threads=c.threads if c.threads > 0 else _threads(),
+            )
             model.fit(data.to_csr(), show_progress=False)
         self._after_fit(model)

@@ -39,9 +39,7 @@ def model_class(name: str) -> type[Recommender]:
     try:
         return MODELS[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown model {name!r}; expected one of {', '.join(MODELS)}"
-        ) from None
+        raise ConfigError(f"unknown model {name!r}; expected one of {', '.join(MODELS)}") from None
 
 
 def parse_model_list(text: str) -> list[str]:

