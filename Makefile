@@ -1,12 +1,16 @@
-# liverec: `make run` fetches data, trains and evaluates; `make test` installs and runs the suite.
+# liverec: `make run` fetches data, trains and serves; `make test` installs and runs the suite.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# implicit and numpy each parallelise; one BLAS thread avoids oversubscribing the cores.
 export OPENBLAS_NUM_THREADS ?= 1
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest clean
+.PHONY: install system-deps run train serve evaluate test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (liverec needs Python 3.11)"; exit 1; }
@@ -16,8 +20,22 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never
+# downloads a browser of its own).
+system-deps:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 run: install
 	$(BIN)/liverec data fetch ml-100k
+	$(BIN)/liverec train --dataset ml-100k
+	$(BIN)/liverec serve --dataset ml-100k --host $(HOST) --port $(PORT)
+
+train: install
+	$(BIN)/liverec train --dataset ml-100k
+
+evaluate: install
 	$(BIN)/liverec evaluate --dataset ml-100k --models pop,usercf,itemcf,als,bpr --split test
 
 lint: install
@@ -27,7 +45,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install system-deps
 	$(BIN)/pytest
 
 test: lint typecheck pytest

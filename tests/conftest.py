@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from liverec.serving.service import LiveService
+    from liverec.serving.snapshot import Snapshot
 
 from liverec.config import default_home
 from liverec.data import movielens
@@ -47,3 +52,32 @@ def two_groups() -> Interactions:
                 users.append(u)
                 items.append(i)
     return Interactions.from_arrays(users, items, n_users=20, n_items=10)
+
+
+@pytest.fixture(scope="session")
+def snapshot_dir(ml100k: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A snapshot trained once per session on ML-100K (no logged events)."""
+    from liverec.serving.snapshot import train_snapshot
+
+    root = tmp_path_factory.mktemp("snapshots") / "ml-100k"
+    return train_snapshot(ml100k, [], root, log=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def snapshot(snapshot_dir: Path) -> Snapshot:
+    """The session snapshot, loaded once (runtimes built on it never modify it)."""
+    from liverec.serving.snapshot import load_snapshot
+
+    return load_snapshot(snapshot_dir)
+
+
+@pytest.fixture
+def service(snapshot: Snapshot, snapshot_dir: Path) -> LiveService:
+    """A live service over the session snapshot with its own in-memory event log."""
+    from liverec.events.store import open_event_log
+    from liverec.serving.service import LiveService, Runtime, ServiceConfig
+
+    config = ServiceConfig()
+    return LiveService(
+        Runtime.build(snapshot, config), open_event_log("memory://"), snapshot_dir.parent, config
+    )

@@ -13,8 +13,8 @@ from liverec.config import Settings
 from liverec.core.errors import LiverecError
 
 
-def _settings() -> Settings:
-    return Settings()
+def _settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
 
 
 def _non_negative(text: str) -> int:
@@ -134,6 +134,61 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the serving models on the dataset plus the event log; write a new snapshot."""
+    from liverec.api.app import _all_entries
+    from liverec.data.sources import load_dataset
+    from liverec.events.store import open_event_log
+    from liverec.serving.snapshot import prune_snapshots, train_snapshot
+
+    settings = _settings(dataset=args.dataset)
+    dataset = load_dataset(settings.dataset, settings.home)
+    with open_event_log(settings.event_log_url) as event_log:
+        entries = _all_entries(event_log)
+    path = train_snapshot(dataset, entries, settings.snapshots)
+    for old in prune_snapshots(settings.snapshots, keep=args.keep):
+        print(f"removed old snapshot {old.name}")
+    print(f"snapshot: {path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the API and web page (training a snapshot first if there is none)."""
+    import uvicorn
+
+    from liverec.api.app import create_app
+
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+        raise LiverecError(
+            f"--host {args.host} would expose the API beyond this machine; "
+            f"pass --allow-remote if that is intended"
+        )
+    os.environ["LIVEREC_DATASET"] = args.dataset
+    if args.workers > 1:
+        # Each worker keeps its own online state and tails the shared log before reading.
+        os.environ["LIVEREC_SERVICE__SHARED_LOG"] = "true"
+    print(f"liverec: serving http://{args.host}:{args.port}/  (API docs: /docs)", flush=True)
+    if args.workers > 1:
+        uvicorn.run(
+            "liverec.api.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            access_log=False,
+        )
+    else:
+        uvicorn.run(
+            create_app(_settings()),
+            host=args.host,
+            port=args.port,
+            log_level=args.log_level,
+            access_log=False,
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = argparse.ArgumentParser(prog="liverec", description=__doc__)
@@ -171,6 +226,20 @@ def build_parser() -> argparse.ArgumentParser:
     tu.add_argument("--max-trials", type=int, default=40)
     tu.add_argument("--seed", type=int, default=0)
     tu.set_defaults(func=cmd_tune)
+
+    tr = sub.add_parser("train", help="train the serving models and write a new snapshot")
+    tr.add_argument("--dataset", default="ml-100k")
+    tr.add_argument("--keep", type=int, default=5, help="snapshots to keep")
+    tr.set_defaults(func=cmd_train)
+
+    se = sub.add_parser("serve", help="serve the HTTP API and the web page")
+    se.add_argument("--dataset", default="ml-100k")
+    se.add_argument("--host", default="127.0.0.1")
+    se.add_argument("--port", type=int, default=8000)
+    se.add_argument("--workers", type=int, default=1)
+    se.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
+    se.add_argument("--log-level", default="info")
+    se.set_defaults(func=cmd_serve)
     return p
 
 

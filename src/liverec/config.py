@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from liverec.serving.service import ServiceConfig
+
 
 def default_home() -> Path:
     """Where liverec keeps datasets, downloads and snapshots unless LIVEREC_HOME says otherwise."""
@@ -14,18 +16,28 @@ def default_home() -> Path:
 
 
 class Settings(BaseSettings):
-    """Service-wide settings, read from ``LIVEREC_*`` environment variables."""
+    """Service-wide settings, read from ``LIVEREC_*`` environment variables.
+
+    Nested values use a double underscore, e.g. ``LIVEREC_SERVICE__PIPELINE__MMR_LAMBDA=0.7``.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="LIVEREC_", env_nested_delimiter="__", extra="forbid"
     )
 
     home: Path = Field(default_factory=default_home, description="cache and state directory")
+    dataset: str = Field("ml-100k", description="dataset the service is trained on")
+    event_log: str = Field("", description="event log URL; default sqlite under home/state")
+    snapshots_dir: Path | None = Field(None, description="default: home/snapshots/<dataset>")
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
+    watch_snapshots_s: float = Field(
+        2.0, ge=0, description="poll for a newer snapshot this often (0 = only on request)"
+    )
 
-    @field_validator("home")
+    @field_validator("home", "snapshots_dir")
     @classmethod
-    def _expand_home(cls, v: Path) -> Path:
-        return v.expanduser()
+    def _expand_home(cls, v: Path | None) -> Path | None:
+        return v.expanduser() if v is not None else None
 
     @property
     def datasets_dir(self) -> Path:
@@ -36,3 +48,13 @@ class Settings(BaseSettings):
     def downloads_dir(self) -> Path:
         """Directory holding downloaded archives."""
         return self.home / "downloads"
+
+    @property
+    def snapshots(self) -> Path:
+        """Directory holding this dataset's versioned snapshots."""
+        return self.snapshots_dir or self.home / "snapshots" / self.dataset
+
+    @property
+    def event_log_url(self) -> str:
+        """The event log URL, defaulting to a SQLite file under ``home/state/<dataset>``."""
+        return self.event_log or f"sqlite:///{self.home / 'state' / self.dataset / 'events.db'}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -88,3 +89,66 @@ class IdMap:
 
     def __repr__(self) -> str:
         return f"IdMap(kind={self._kind!r}, n={len(self)})"
+
+
+class GrowingIdMap:
+    """Append-only id map for live data: starts from a frozen map, new ids get the next index.
+
+    Indices are never reused or reordered, so arrays indexed by them only ever grow.
+    """
+
+    __slots__ = ("_index", "_kind", "_lock", "_raw")
+
+    def __init__(self, base: IdMap) -> None:
+        self._raw = list(base.raw_ids)
+        self._index = {r: i for i, r in enumerate(self._raw)}
+        self._kind = base.kind
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __contains__(self, raw_id: object) -> bool:
+        return raw_id in self._index
+
+    def get(self, raw_id: str) -> int | None:
+        """Index of ``raw_id``, or None when unknown."""
+        return self._index.get(raw_id)
+
+    def index(self, raw_id: str) -> int:
+        """Index of ``raw_id``.
+
+        Raises
+        ------
+        UnknownIdError
+            If the id was never added.
+        """
+        try:
+            return self._index[raw_id]
+        except KeyError:
+            raise UnknownIdError(f"unknown {self._kind} id {raw_id!r}") from None
+
+    def add(self, raw_id: str) -> int:
+        """Index of ``raw_id``, appending it first if it is new."""
+        idx = self._index.get(raw_id)
+        if idx is not None:
+            return idx
+        with self._lock:
+            idx = self._index.get(raw_id)
+            if idx is None:
+                idx = len(self._raw)
+                self._raw.append(raw_id)
+                self._index[raw_id] = idx
+            return idx
+
+    def raw(self, idx: int) -> str:
+        """Raw id at ``idx``."""
+        return self._raw[int(idx)]
+
+    def raws(self, idx: Iterable[int]) -> list[str]:
+        """Raw ids of many indices."""
+        return [self._raw[int(i)] for i in idx]
+
+    def frozen(self) -> IdMap:
+        """A frozen copy of the current map."""
+        return IdMap(self._raw, kind=self._kind)

@@ -1,0 +1,1 @@
+"""HTTP API: app factory, routes, schemas, error mapping and the web page."""

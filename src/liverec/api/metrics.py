@@ -1,0 +1,104 @@
+"""Prometheus metrics: per-route latency histograms plus the service's own counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class ServiceCollector(Collector):
+    """Reads the live service's counters at scrape time (nothing extra on the request path)."""
+
+    def __init__(self, get_service: Callable[[], Any]) -> None:
+        self.get_service = get_service
+
+    def collect(self) -> Iterator[Any]:
+        """Yield the current values."""
+        svc = self.get_service()
+        if svc is None:
+            return
+        stats = svc.cache.stats
+        yield CounterMetricFamily(
+            "liverec_events_ingested",
+            "events durably logged by this process",
+            value=svc.events_ingested,
+        )
+        hits = CounterMetricFamily(
+            "liverec_cache_lookups", "result cache lookups", labels=["result"]
+        )
+        hits.add_metric(["hit"], stats.hits)
+        hits.add_metric(["miss"], stats.misses)
+        yield hits
+        yield GaugeMetricFamily("liverec_cache_hit_ratio", "hits / lookups", value=stats.hit_ratio)
+        yield GaugeMetricFamily(
+            "liverec_cache_users", "users with cached answers", value=len(svc.cache)
+        )
+        yield GaugeMetricFamily(
+            "liverec_applied_seq",
+            "last event-log entry applied",
+            value=svc.runtime.state.applied_seq,
+        )
+        yield CounterMetricFamily(
+            "liverec_model_swaps", "hot swaps to a new snapshot", value=svc.swaps
+        )
+        info = InfoMetricFamily("liverec_model", "model snapshot being served")
+        info.add_metric([], {"version": svc.version})
+        yield info
+
+
+class Metrics:
+    """A registry of its own per app, so several apps (tests) never share counters."""
+
+    def __init__(self, get_service: Callable[[], Any]) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "liverec_request_seconds",
+            "request latency by route",
+            ["method", "route", "status"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(ServiceCollector(get_service))
+
+    def render(self) -> bytes:
+        """The exposition text."""
+        return generate_latest(self.registry)
+
+
+class LatencyMiddleware:
+    """Pure ASGI middleware (no per-request task like BaseHTTPMiddleware) timing each route."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Time the request and label it with the matched route template."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.latency.labels(scope["method"], path, str(status)).observe(
+                time.perf_counter() - start
+            )

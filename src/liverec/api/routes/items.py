@@ -1,0 +1,50 @@
+"""Catalog items: add or update, read, and find similar ones."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from liverec.api.deps import ServiceDep
+from liverec.api.schemas import ItemIn, ItemOut, SimilarOut
+
+router = APIRouter(tags=["items"])
+ItemId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+@router.put(
+    "/v1/items/{item_id}",
+    summary="Add or update a catalog item (recommendable on the next request)",
+    responses={200: {"model": ItemOut}, 201: {"model": ItemOut}},
+)
+async def put_item(item_id: ItemId, body: ItemIn, service: ServiceDep) -> Response:
+    """201 when the item is new, 200 when it replaced an existing one."""
+    existed = item_id in service.runtime.state.items
+    item = body.to_item(item_id)
+    service.upsert_item(item)
+    return Response(
+        orjson.dumps(item.to_json()),
+        status_code=200 if existed else 201,
+        media_type="application/json",
+    )
+
+
+@router.get("/v1/items/{item_id}", summary="A catalog item", responses={200: {"model": ItemOut}})
+async def get_item(item_id: ItemId, service: ServiceDep) -> Response:
+    """The item's text fields; 404 when it is not in the catalog."""
+    return Response(orjson.dumps(service.item(item_id).to_json()), media_type="application/json")
+
+
+@router.get(
+    "/v1/items/{item_id}/similar",
+    summary="Items similar to this one",
+    responses={200: {"model": SimilarOut}},
+)
+async def similar(
+    item_id: ItemId, service: ServiceDep, k: Annotated[int, Query(ge=1, le=100)] = 10
+) -> Response:
+    """Blend of co-occurrence, ALS-vector and genre similarity."""
+    return Response(orjson.dumps(service.similar(item_id, k)), media_type="application/json")

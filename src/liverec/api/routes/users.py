@@ -1,0 +1,65 @@
+"""A user's recommendations and recent history."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from liverec.api.deps import ServiceDep
+from liverec.api.schemas import RecommendationsOut, UserOut
+
+router = APIRouter(tags=["users"])
+UserId = Annotated[str, Path(min_length=1, max_length=256)]
+
+
+def _csv(text: str | None) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else []
+
+
+@router.get(
+    "/v1/users/{user_id}/recommendations",
+    summary="Recommendations for a user, with reasons",
+    responses={200: {"model": RecommendationsOut}},
+)
+async def recommendations(
+    user_id: UserId,
+    service: ServiceDep,
+    k: Annotated[int, Query(ge=1, le=100, description="how many items")] = 10,
+    explain: Annotated[bool, Query(description="include reasons")] = True,
+    exclude: Annotated[
+        str | None, Query(description="comma-separated item ids to leave out")
+    ] = None,
+    genres: Annotated[
+        str | None, Query(description="comma-separated genres; any may match")
+    ] = None,
+) -> Response:
+    """Items the user has not seen, best first; an unknown user gets a cold-start list."""
+    r = service.recommend(user_id, k, explain, _csv(exclude), _csv(genres))
+    body = {
+        "user_id": r.user_id,
+        "items": r.items,
+        "model_version": r.model_version,
+        "degraded": r.degraded,
+        "cold_start": r.cold_start,
+        "cached": r.cached,
+        "took_ms": r.took_ms,
+        "stage_ms": r.stage_ms,
+    }
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.get(
+    "/v1/users/{user_id}",
+    summary="A user's recent history, newest first",
+    responses={200: {"model": UserOut}},
+)
+async def user_profile(
+    user_id: UserId,
+    service: ServiceDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+) -> Response:
+    """Recent events and the total event count; 404 for a user never seen."""
+    return Response(orjson.dumps(service.profile(user_id, limit)), media_type="application/json")

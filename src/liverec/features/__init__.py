@@ -1,0 +1,1 @@
+"""Features computed from data and kept current per event: online state, text embeddings."""

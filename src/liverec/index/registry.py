@@ -1,0 +1,59 @@
+"""Explicit kind -> index class table, and building or loading an index by kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from liverec.core.errors import ConfigError, LiverecError
+from liverec.index.base import VectorIndex, read_meta
+from liverec.index.exact import ExactIndex
+from liverec.index.faiss_index import HNSWIndex, HNSWSQ8Index, IVFIndex
+
+INDEXES: dict[str, type[VectorIndex]] = {
+    "exact": ExactIndex,
+    "hnsw": HNSWIndex,
+    "hnsw-sq8": HNSWSQ8Index,
+    "ivf": IVFIndex,
+}
+
+
+def index_class(kind: str) -> type[VectorIndex]:
+    """The class registered as ``kind``.
+
+    Raises
+    ------
+    ConfigError
+        If no index has that kind.
+    """
+    try:
+        return INDEXES[kind]
+    except KeyError:
+        raise ConfigError(
+            f"unknown index kind {kind!r}; expected one of {', '.join(INDEXES)}"
+        ) from None
+
+
+def build_index(kind: str, dim: int, metric: str = "ip", **params: Any) -> VectorIndex:
+    """An empty index of ``kind`` with config overrides ``params``.
+
+    Raises
+    ------
+    ConfigError
+        If the kind, the metric or a parameter is unknown, or a value is out of range.
+    """
+    return index_class(kind).from_params(dim, metric, **params)
+
+
+def load_index(path: Path) -> VectorIndex:
+    """Read back an index of any kind written by ``VectorIndex.save``.
+
+    Raises
+    ------
+    LiverecError
+        If ``path`` holds no index, or one of a kind this version does not know.
+    """
+    kind = read_meta(path)["kind"]
+    if kind not in INDEXES:
+        raise LiverecError(f"{path} holds an index of unknown kind {kind!r}")
+    return INDEXES[kind].load(path)

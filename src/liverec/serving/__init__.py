@@ -1,0 +1,1 @@
+"""The live recommendation service without HTTP: snapshots, online state, pipeline, cache."""

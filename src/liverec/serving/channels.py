@@ -1,0 +1,203 @@
+"""Retrieval channels: each proposes candidate items for one request, best first."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from liverec.data.interactions import Histories
+from liverec.features.online import OnlineState, UserHistory
+from liverec.index import VectorIndex
+from liverec.models.itemcf import ItemCFConfig
+from liverec.models.mf import ALS
+from liverec.models.popular import Popularity
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float32]
+EMPTY_ITEMS = np.zeros(0, np.int64)
+EMPTY_SCORES = np.zeros(0, np.float32)
+
+
+@dataclass
+class Context:
+    """What every stage of one request may read: the user, their history and the allowed items."""
+
+    uidx: int | None
+    history: UserHistory
+    seen: IntArray
+    allowed: NDArray[np.bool_]  # (n_items,) False for seen, excluded or filtered-out items
+    live: bool  # the user acted since the snapshot, so trained user vectors are stale
+    scratch: dict[str, Any] = field(default_factory=dict)  # per-request values for reasons
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A channel's candidates, best first, with the channel's own scores."""
+
+    items: IntArray
+    scores: FloatArray
+
+    @staticmethod
+    def empty() -> Retrieved:
+        """No candidates (e.g. no history to work from)."""
+        return Retrieved(EMPTY_ITEMS, EMPTY_SCORES)
+
+
+class Channel(Protocol):
+    """One retrieval source; ``retrieve`` may raise, the pipeline then skips it."""
+
+    name: str
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved: ...
+
+
+def best_allowed(
+    scores: NDArray[np.floating[Any]], allowed: NDArray[np.bool_], n: int
+) -> Retrieved:
+    """Top ``n`` allowed entries of a dense score vector with a positive score."""
+    s = np.where(allowed[: len(scores)], scores, -np.inf)
+    n = min(n, int(np.count_nonzero(s > 0)))
+    if n <= 0:
+        return Retrieved.empty()
+    part = np.argpartition(-s, n - 1)[:n]
+    order = part[np.argsort(-s[part], kind="stable")]
+    return Retrieved(order.astype(np.int64), s[order].astype(np.float32))
+
+
+class ItemCFChannel:
+    """Neighbours of the recent history on live co-occurrence counts, recency weighted."""
+
+    name = "itemcf"
+
+    def __init__(self, state: OnlineState, config: ItemCFConfig, window: int) -> None:
+        self.state = state
+        self.config = config
+        self.window = window
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """Score = sum over recent items j of decay^age(j) * sim(j, item)."""
+        recent = ctx.history.items[-self.window :]
+        if not len(recent):
+            return Retrieved.empty()
+        # Most recent occurrence wins for a repeated item: walk newest first, keep first seen.
+        rev = recent[::-1]
+        uniq, first = np.unique(rev, return_index=True)
+        weights = np.power(self.config.recency_decay, first).astype(np.float32)
+        c = self.config
+        sims = self.state.cooccurrence.similarity_rows(uniq, c.alpha, c.shrink, c.neighbours)
+        scores = weights @ sims  # (n_items,)
+        ctx.scratch["itemcf"] = (uniq, weights, sims)
+        return best_allowed(scores, ctx.allowed, n)
+
+
+class ALSChannel:
+    """Maximum inner product search of the user's ALS vector in the ANN index."""
+
+    name = "als"
+
+    def __init__(
+        self, model: ALS, index: VectorIndex, state: OnlineState, cache_size: int = 10_000
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.state = state
+        self._vectors: OrderedDict[tuple[int, int], FloatArray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def user_vector(self, ctx: Context) -> FloatArray | None:
+        """Trained vector while the user has no new events; fold-in from history after."""
+        u = ctx.uidx
+        if u is None:
+            return None
+        if not ctx.live and u < len(self.model.user_factors):
+            vec: FloatArray = self.model.user_factors[u]
+            return vec
+        key = (u, ctx.history.event_count)
+        cached = self._vectors.get(key)
+        if cached is not None:
+            return cached
+        items = self.state.full_history(u)
+        items = items[items < self.model.n_items]  # items newer than the model have no vector
+        if not len(items):
+            return None
+        vec = self.model.fold_in(Histories.from_lists([items], self.model.n_items))[0]
+        self._vectors[key] = vec
+        if len(self._vectors) > self._cache_size:
+            self._vectors.popitem(last=False)
+        return vec
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """ANN search, over-fetching by the number of seen items so ``n`` remain."""
+        vec = self.user_vector(ctx)
+        if vec is None:
+            return Retrieved.empty()
+        ids, scores = self.index.search(vec[None, :], min(n + len(ctx.seen), len(self.index)))
+        ids, scores = ids[0], scores[0]
+        ok = (ids >= 0) & ctx.allowed[np.maximum(ids, 0)]
+        return Retrieved(ids[ok][:n].astype(np.int64), scores[ok][:n].astype(np.float32))
+
+
+class TrendingChannel:
+    """Most events recently, with older events decaying (half-life in the online config)."""
+
+    name = "trending"
+
+    def __init__(self, state: OnlineState) -> None:
+        self.state = state
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """Top decayed counts among allowed items."""
+        return best_allowed(self.state.trending.current().astype(np.float32), ctx.allowed, n)
+
+
+class PopularChannel:
+    """All-time popularity from the snapshot: the fallback that is always available."""
+
+    name = "pop"
+
+    def __init__(self, model: Popularity) -> None:
+        order = np.argsort(-model.counts, kind="stable")
+        self.order = order.astype(np.int64)
+        self.counts = model.counts
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """The most popular allowed items."""
+        allowed = ctx.allowed[self.order]
+        items = self.order[allowed][:n]
+        return Retrieved(items, self.counts[items].astype(np.float32))
+
+
+class NewItemsChannel:
+    """Items added since the snapshot, ranked by genre overlap with the user's recent history.
+
+    A brand-new item has no interactions for the collaborative channels to find; this keeps it
+    recommendable from its first request.
+    """
+
+    name = "new"
+
+    def __init__(self, state: OnlineState, window: int) -> None:
+        self.state = state
+        self.window = window
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """New allowed items; score = share of the item's genres found in recent history (+0.1)."""
+        new = [i for i in self.state.new_items if ctx.allowed[i]]
+        if not new:
+            return Retrieved.empty()
+        catalog = self.state.catalog
+        liked: dict[str, int] = {}
+        for j in ctx.history.items[-self.window :].tolist():
+            for g in catalog[j].genres:
+                liked[g] = liked.get(g, 0) + 1
+        total = max(1, sum(liked.values()))
+        scores = np.array(
+            [0.1 + sum(liked.get(g, 0) for g in catalog[i].genres) / total for i in new],
+            np.float32,
+        )
+        order = np.argsort(-scores, kind="stable")[:n]
+        return Retrieved(np.asarray(new, np.int64)[order], scores[order])

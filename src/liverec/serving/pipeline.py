@@ -1,0 +1,245 @@
+"""The recommendation pipeline: retrieve from every channel -> fuse -> re-rank -> explain.
+
+Every stage runs under a time budget, enforced the way a circuit breaker does it: a stage that
+raises is skipped for that request; a stage that overruns its budget still delivers what it has
+already computed (dropping it would cost accuracy and save no time), but after
+``breaker_threshold`` failures or overruns in a row it is not started at all for
+``breaker_cooldown_s``, so one slow part cannot keep slowing every request. Stages are also not
+started once the request's own budget is used up. Python cannot safely interrupt numpy work in
+flight, so this bounds latency from the next request on. Popularity is the last resort and
+always answers; the result lists every stage that was skipped and why.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from liverec.features.genres import GenreIndex
+from liverec.features.online import OnlineState, UserHistory
+from liverec.serving.channels import Channel, Context, Retrieved
+from liverec.serving.rerank import Fused, IntArray, explain, fuse, mmr
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+NO_HISTORY = UserHistory(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8), 0)
+
+
+class PipelineConfig(BaseModel):
+    """Candidate counts, fusion weights, MMR trade-off and time budgets of the pipeline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidates: int = Field(100, ge=1, description="candidates taken from each channel")
+    history_window: int = Field(50, ge=1, description="recent events the channels look at")
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "itemcf": 1.0,
+            "als": 0.5,
+            "trending": 0.1,
+            "new": 0.2,
+            "pop": 0.02,
+        },
+        description="reciprocal-rank fusion weight per channel",
+    )
+    fusion_k: float = Field(10.0, gt=0, description="rank offset of reciprocal-rank fusion")
+    mmr_lambda: float = Field(0.9, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
+    mmr_pool: int = Field(50, ge=1, description="fused candidates MMR chooses from")
+    stage_budget_ms: dict[str, float] = Field(
+        default_factory=lambda: {
+            "itemcf": 20.0,
+            "als": 20.0,
+            "trending": 10.0,
+            "new": 10.0,
+            "rerank": 20.0,
+        },
+        description="time budget per stage; a stage over budget is skipped",
+    )
+    request_budget_ms: float = Field(80.0, gt=0, description="stages starting later are skipped")
+    fresh_slots: int = Field(
+        1, ge=0, description="list places kept for items added since the snapshot (exploration)"
+    )
+    breaker_threshold: int = Field(3, ge=1, description="failures/overruns in a row that open it")
+    breaker_cooldown_s: float = Field(2.0, ge=0, description="how long an open breaker skips")
+
+
+@dataclass(frozen=True)
+class Recommended:
+    """One recommended item (internal index), its fused score and reasons."""
+
+    item: int
+    score: float
+    reasons: list[str]
+
+
+@dataclass
+class PipelineResult:
+    """Ranked items plus what went wrong on the way and where the time went."""
+
+    items: list[Recommended]
+    degraded: list[str] = field(default_factory=list)
+    cold_start: bool = False
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+class StageGuard:
+    """Runs stages under budgets with a per-stage circuit breaker."""
+
+    def __init__(self, budgets_ms: dict[str, float], threshold: int, cooldown_s: float) -> None:
+        self.budgets_ms = budgets_ms
+        self.threshold = threshold
+        self.cooldown_s = cooldown_s
+        self._open_until: dict[str, float] = {}
+        self._strikes: dict[str, int] = {}
+        self.overruns: dict[str, int] = {}
+        self.failures: dict[str, int] = {}
+
+    def _strike(self, name: str) -> None:
+        strikes = self._strikes.get(name, 0) + 1
+        self._strikes[name] = strikes
+        if strikes >= self.threshold:
+            self._open_until[name] = time.perf_counter() + self.cooldown_s
+            self._strikes[name] = 0
+            log.warning("stage %s: breaker open for %.1f s", name, self.cooldown_s)
+
+    def run(
+        self, name: str, fn: Callable[[], T], deadline: float, result: PipelineResult
+    ) -> T | None:
+        """``fn()``, or None (with the reason added to ``result.degraded``) if it was skipped."""
+        now = time.perf_counter()
+        if now < self._open_until.get(name, 0.0):
+            result.degraded.append(
+                f"{name}: skipped, {self.threshold} failures or overruns in a row"
+            )
+            return None
+        if now > deadline:
+            result.degraded.append(f"{name}: skipped, request time budget used up")
+            return None
+        try:
+            out = fn()
+        except Exception as e:  # a failing stage must never fail the request
+            log.exception("stage %s failed", name)
+            self.failures[name] = self.failures.get(name, 0) + 1
+            self._strike(name)
+            result.degraded.append(f"{name}: failed ({type(e).__name__})")
+            return None
+        took = (time.perf_counter() - now) * 1e3
+        result.stage_ms[name] = round(took, 3)
+        budget = self.budgets_ms.get(name)
+        if budget is not None and took > budget:
+            self.overruns[name] = self.overruns.get(name, 0) + 1
+            self._strike(name)
+        else:
+            self._strikes[name] = 0
+        return out
+
+
+class Pipeline:
+    """Channels -> fusion -> MMR -> explanations over one online state."""
+
+    def __init__(
+        self,
+        state: OnlineState,
+        channels: Sequence[Channel],
+        fallback: Channel,
+        config: PipelineConfig | None = None,
+    ) -> None:
+        self.state = state
+        self.channels = list(channels)
+        self.fallback = fallback
+        self.config = config or PipelineConfig()
+        cfg = self.config
+        self.guard = StageGuard(cfg.stage_budget_ms, cfg.breaker_threshold, cfg.breaker_cooldown_s)
+        self.genres = GenreIndex()
+
+    def context(
+        self, uidx: int | None, exclude: Sequence[int] = (), genres: Sequence[str] = ()
+    ) -> Context:
+        """Everything the stages need to know about this request."""
+        state = self.state
+        self.genres.refresh(state.catalog, state.catalog_version)
+        n = state.n_items
+        if uidx is None:
+            history = NO_HISTORY
+            seen = np.zeros(0, np.int64)
+            live = False
+        else:
+            history = state.history(uidx, self.config.history_window)
+            seen = state.seen(uidx)
+            live = state.has_live_events(uidx)
+        allowed = self.genres.mask(genres) if genres else np.ones(n, bool)
+        allowed[seen] = False
+        if len(exclude):
+            allowed[np.asarray(exclude, np.int64)] = False
+        return Context(uidx=uidx, history=history, seen=seen, allowed=allowed, live=live)
+
+    def recommend(
+        self,
+        uidx: int | None,
+        k: int = 10,
+        exclude: Sequence[int] = (),
+        genres: Sequence[str] = (),
+        with_reasons: bool = True,
+    ) -> PipelineResult:
+        """Top ``k`` items for a known user (``uidx``) or an unknown one (None)."""
+        cfg = self.config
+        start = time.perf_counter()
+        deadline = start + cfg.request_budget_ms / 1e3
+        ctx = self.context(uidx, exclude, genres)
+        result = PipelineResult(items=[], cold_start=not len(ctx.history.items))
+        retrieved: dict[str, Retrieved] = {}
+        for ch in self.channels:
+            got = self.guard.run(
+                ch.name, partial(ch.retrieve, ctx, cfg.candidates), deadline, result
+            )
+            if got is not None:
+                retrieved[ch.name] = got
+        # The fallback is never skipped: it is what a degraded answer degrades to.
+        retrieved[self.fallback.name] = self.fallback.retrieve(ctx, max(k, cfg.candidates))
+        fused = fuse(retrieved, cfg.weights, cfg.fusion_k, self.state.n_items)
+        pool = min(len(fused.items), max(cfg.mmr_pool, k))
+        positions = self.guard.run(
+            "rerank",
+            lambda: mmr(
+                fused.scores[:pool], self.genres.matrix[fused.items[:pool]], k, cfg.mmr_lambda
+            ),
+            deadline,
+            result,
+        )
+        if positions is None:
+            positions = np.arange(min(k, len(fused.items)), dtype=np.int64)
+        positions = self._keep_fresh_slots(fused, positions, retrieved.get("new"), k)
+        reasons = explain(ctx, fused, positions, self.state.catalog) if with_reasons else None
+        result.items = [
+            Recommended(int(fused.items[p]), float(fused.scores[p]), reasons[r] if reasons else [])
+            for r, p in enumerate(positions.tolist())
+        ]
+        result.stage_ms["total"] = round((time.perf_counter() - start) * 1e3, 3)
+        return result
+
+    def _keep_fresh_slots(
+        self, fused: Fused, positions: IntArray, fresh: Retrieved | None, k: int
+    ) -> IntArray:
+        """Put the best new items into the last ``fresh_slots`` places if none made the list.
+
+        New items have no interactions, so fused scores rank them low however well they fit;
+        without a reserved place they would never be shown and never collect the events that
+        let the collaborative channels learn them.
+        """
+        slots = min(self.config.fresh_slots, k)
+        if slots == 0 or fresh is None or not len(fresh.items):
+            return positions
+        chosen = set(fused.items[positions].tolist())
+        if chosen & set(fresh.items.tolist()):
+            return positions
+        where = {int(item): pos for pos, item in enumerate(fused.items.tolist())}
+        extra = [where[int(i)] for i in fresh.items[:slots] if int(i) in where]
+        keep = positions[: max(0, min(len(positions), k - len(extra)))]
+        return np.concatenate([keep, np.asarray(extra, np.int64)])

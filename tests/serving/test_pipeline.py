@@ -1,0 +1,118 @@
+"""Fallbacks and re-ranking of the pipeline, with faults injected into real runtimes."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from liverec.serving.channels import Context, Retrieved
+from liverec.serving.pipeline import PipelineResult, StageGuard
+from liverec.serving.rerank import fuse, mmr
+from liverec.serving.service import LiveService
+
+
+class Broken:
+    name = "itemcf"
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        raise RuntimeError("index file vanished")
+
+
+class Slow:
+    name = "als"
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.calls = 0
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        self.calls += 1
+        time.sleep(self.seconds)
+        return Retrieved(np.array([0], np.int64), np.array([1.0], np.float32))
+
+
+def test_a_failing_channel_degrades_the_answer_and_says_so(service: LiveService) -> None:
+    pipeline = service.runtime.pipeline
+    pipeline.channels[0] = Broken()
+    r = service.recommend("196", 10)
+    assert len(r.items) == 10
+    assert r.degraded == ["itemcf: failed (RuntimeError)"]
+    assert not service.recommend("196", 10).cached  # degraded answers are not cached
+
+
+def test_every_channel_down_still_answers_from_popularity(service: LiveService) -> None:
+    pipeline = service.runtime.pipeline
+    pipeline.channels = [Broken()]
+    r = service.recommend("1", 10)
+    assert len(r.items) == 10
+    assert all("popular" in " ".join(i["reasons"]) for i in r.items)  # type: ignore[arg-type]
+
+
+def test_a_stage_over_budget_repeatedly_is_skipped_until_the_cooldown_ends(
+    service: LiveService,
+) -> None:
+    pipeline = service.runtime.pipeline
+    slow = Slow(0.03)
+    pipeline.channels[1] = slow
+    pipeline.guard.budgets_ms["als"] = 5.0
+    pipeline.guard.cooldown_s = 0.3
+    results = [pipeline.recommend(0, 10) for _ in range(4)]
+    assert [r.degraded for r in results[:3]] == [[], [], []]  # three overruns in a row ...
+    assert results[3].degraded == ["als: skipped, 3 failures or overruns in a row"]
+    assert slow.calls == 3 and pipeline.guard.overruns["als"] == 3
+    fast = time.perf_counter()
+    pipeline.recommend(0, 10)
+    assert time.perf_counter() - fast < 0.03  # the slow stage is not even started
+    time.sleep(0.35)
+    pipeline.recommend(0, 10)
+    assert slow.calls == 4  # half-open: tried again after the cooldown
+
+
+def test_stages_after_the_request_deadline_are_skipped() -> None:
+    guard = StageGuard({}, threshold=3, cooldown_s=1.0)
+    result = PipelineResult(items=[])
+    assert guard.run("als", lambda: 1, time.perf_counter() - 1, result) is None
+    assert result.degraded == ["als: skipped, request time budget used up"]
+
+
+def test_reasons_name_the_history_item_behind_an_item_cf_pick(service: LiveService) -> None:
+    r = service.recommend("196", 10)
+    recent = {h["title"] for h in service.profile("196", 50)["recent"]}  # type: ignore[union-attr]
+    because = [x for i in r.items for x in i["reasons"] if x.startswith("because you watched")]  # type: ignore[union-attr]
+    assert because
+    assert all(b.removeprefix("because you watched ") in recent for b in because)
+
+
+def test_fusion_adds_weighted_reciprocal_ranks() -> None:
+    r = {
+        "a": Retrieved(np.array([3, 1]), np.array([5.0, 4.0], np.float32)),
+        "b": Retrieved(np.array([1]), np.array([0.1], np.float32)),
+    }
+    f = fuse(r, {"a": 1.0, "b": 0.5}, k=1.0, n_items=5)
+    assert f.items.tolist() == [1, 3]  # 1: 1/3 + 0.5/2 = 0.583 > 3: 1/2
+    assert f.scores.tolist() == pytest.approx([1 / 3 + 0.25, 0.5])
+    assert f.contributions["b"].tolist() == pytest.approx([0.25, 0.0])
+
+
+def test_mmr_trades_relevance_for_genre_variety() -> None:
+    genres = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], np.float32)
+    rel = np.array([1.0, 0.95, 0.9, 0.5], np.float32)
+    assert mmr(rel, genres, k=2, lam=1.0).tolist() == [0, 1]  # relevance only
+    assert mmr(rel, genres, k=2, lam=0.5).tolist() == [0, 3]
+    assert mmr(rel, genres, k=4, lam=0.0)[:2].tolist() == [0, 3]
+
+
+def test_mmr_raises_genre_diversity_on_real_lists(service: LiveService) -> None:
+    from liverec.eval.metrics import intra_list_diversity
+
+    pipeline = service.runtime.pipeline
+    plain, diverse = [], []
+    for u in range(0, 200, 10):
+        pipeline.config = pipeline.config.model_copy(update={"mmr_lambda": 1.0})
+        plain.append([r.item for r in pipeline.recommend(u, 10, with_reasons=False).items])
+        pipeline.config = pipeline.config.model_copy(update={"mmr_lambda": 0.5})
+        diverse.append([r.item for r in pipeline.recommend(u, 10, with_reasons=False).items])
+    g = pipeline.genres.matrix  # built by the first request
+    assert intra_list_diversity(diverse, g, 10) > intra_list_diversity(plain, g, 10) + 0.02
