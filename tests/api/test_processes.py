@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from server import Server, call  # type: ignore[import-not-found]
+
+from tests.api.server import Server, call
 
 pytestmark = pytest.mark.slow
 

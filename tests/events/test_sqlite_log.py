@@ -13,12 +13,12 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from log_writer import expected_event
 
 from liverec.core.types import EventType
 from liverec.data.dataset import Item
 from liverec.events import Event, EventLogError, LoggedEvent, LoggedItem, open_event_log
 from liverec.events.sqlite import SCHEMA_VERSION, SqliteEventLog
+from tests.events.log_writer import expected_event
 
 WRITER = Path(__file__).with_name("log_writer.py")
 

@@ -139,7 +139,7 @@ def test_hot_swap_under_concurrent_requests_fails_nothing(
     for t in threads:
         t.start()
     old = service.version
-    new_dir = train_snapshot(ml100k, service.log.read(0), service.snapshots, log=lambda *_: None)
+    new_dir = train_snapshot(ml100k, service.log.read(0), tmp_path, log=lambda *_: None)
     assert service.reload(new_dir)
     time.sleep(0.3)
     stop.set()
