@@ -1,6 +1,6 @@
 """Child process for the multi-process tests: appends numbered batches and acknowledges each.
 
-Usage: python log_writer.py URL TAG BATCH_SIZE N_BATCHES [--wait]
+Usage: python log_writer.py URL TAG BATCH_SIZE N_BATCHES [--wait] [--pace]
 
 Prints ``ready`` once the log is open (after a line on stdin with --wait), then for every
 batch that ``append`` returned, one line ``first_seq last_seq batch_no``. N_BATCHES 0 means
@@ -11,6 +11,7 @@ a reader can check every acknowledged seq holds exactly what was written.
 from __future__ import annotations
 
 import sys
+import time
 
 from liverec.core.types import EventType
 from liverec.events import Event, open_event_log
@@ -39,6 +40,9 @@ def main(argv: list[str]) -> None:
             first, last = log.append([expected_event(tag, k, j) for j in range(batch_size)])
             print(first, last, k, flush=True)
             k += 1
+            if "--pace" in argv:
+                # Sleep between batches so two writers overlap even on a loaded machine.
+                time.sleep(0.001)
 
 
 if __name__ == "__main__":

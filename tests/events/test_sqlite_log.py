@@ -28,11 +28,10 @@ def ev(n: int, user: str = "alice") -> Event:
 
 
 def start_writer(
-    url: str, tag: str, batch: int, n: int, wait: bool = False
+    url: str, tag: str, batch: int, n: int, wait: bool = False, pace: bool = False
 ) -> subprocess.Popen[str]:
-    args = [sys.executable, str(WRITER), url, tag, str(batch), str(n)] + (
-        ["--wait"] if wait else []
-    )
+    args = [sys.executable, str(WRITER), url, tag, str(batch), str(n)]
+    args += (["--wait"] if wait else []) + (["--pace"] if pace else [])
     proc = subprocess.Popen(
         args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -180,7 +179,7 @@ def test_two_processes_appending_at_once_lose_nothing_and_share_the_seq_space(
     url = f"sqlite:///{tmp_path}/log.db"
     open_event_log(url).close()
     batch, n = 5, 300
-    procs = {tag: start_writer(url, tag, batch, n, wait=True) for tag in ("a", "b")}
+    procs = {tag: start_writer(url, tag, batch, n, wait=True, pace=True) for tag in ("a", "b")}
     for proc in procs.values():
         assert proc.stdin is not None
         proc.stdin.write("go\n")
