@@ -10,7 +10,7 @@ PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run train serve evaluate test lint typecheck pytest clean
+.PHONY: install system-deps run train serve evaluate bench test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (liverec needs Python 3.11)"; exit 1; }
@@ -20,12 +20,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; it never
-# downloads a browser of its own).
+# Debian packages: chromium for the browser tests (Playwright drives /usr/bin/chromium and
+# never downloads a browser of its own) and wrk, the load generator of `liverec bench`.
 system-deps:
-	@command -v chromium >/dev/null || { \
-	  echo "installing Debian's chromium for the browser tests"; \
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@missing=""; for p in chromium wrk; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 run: install
 	$(BIN)/liverec data fetch ml-100k
@@ -37,6 +39,15 @@ train: install
 
 evaluate: install
 	$(BIN)/liverec evaluate --dataset ml-100k --models pop,usercf,itemcf,als,bpr --split test
+	$(BIN)/liverec evaluate --protocol replay --dataset ml-100k
+
+# Each writes out/bench/<name>.json and its section of docs/benchmarks.md.
+bench: install system-deps
+	$(BIN)/liverec bench serve
+	$(BIN)/liverec bench serve --workers 2
+	$(BIN)/liverec bench freshness
+	$(BIN)/liverec bench naive
+	$(BIN)/liverec bench ablation
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -71,8 +71,47 @@ def cmd_data_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Streaming replay: frozen vs online vs periodically retrained, side by side."""
+    from liverec.data.sources import load_dataset
+    from liverec.eval.replay import MODES, format_replay, replay, time_cut
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    for m in modes:
+        if m not in MODES:
+            raise LiverecError(f"unknown replay mode {m!r}; expected one of {', '.join(MODES)}")
+    dataset = load_dataset(args.dataset, _settings().home)
+    split = time_cut(dataset, args.cut, args.end)
+    print(
+        f"{dataset.summary()}\nreplay: train on the first {args.cut:.0%} of events by time, "
+        f"stream {split.n_stream:,} events",
+        file=sys.stderr,
+    )
+    results = []
+    for mode in modes:
+        print(f"  {mode} ...", file=sys.stderr, flush=True)
+        results.append(replay(dataset, split, mode, retrain_every=args.retrain_every))
+    print(f"\nreplay protocol, {split.n_stream:,} events, top-10 shown before each event\n")
+    print(format_replay(results))
+    if args.json:
+        doc = {
+            "dataset": dataset.name,
+            "protocol": "replay",
+            "cut": args.cut,
+            "end": args.end,
+            "retrain_every": args.retrain_every,
+            "results": [r.summary() for r in results],
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=2))
+        print(f"\nwrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run an offline protocol and print one table."""
+    if args.protocol == "replay":
+        return cmd_replay(args)
     from liverec.data.sources import load_dataset
     from liverec.eval.offline import dump_recs, dump_targets, evaluate, format_table
     from liverec.models.registry import model_class, parse_model_list
@@ -189,6 +228,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run one benchmark; results go to JSON under --out and to a section of --docs."""
+    from liverec.bench import commands
+    from liverec.bench.serve import ServeBench
+    from liverec.data import movielens
+
+    home = _settings().home
+    movielens.fetch(home)
+    docs = None if args.no_docs else args.docs
+    if args.bench == "serve":
+        bench = ServeBench(seconds=args.seconds, connections=args.connections, workers=args.workers)
+        commands.bench_serve(home, bench, args.out, docs)
+    elif args.bench == "freshness":
+        commands.bench_freshness(home, args.events, args.out, docs)
+    elif args.bench == "naive":
+        commands.bench_naive(home, args.requests, args.out, docs)
+    else:
+        commands.bench_ablation(home, args.seconds, args.out, docs)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = argparse.ArgumentParser(prog="liverec", description=__doc__)
@@ -218,6 +278,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", choices=["valid", "test"], default="test")
     ev.add_argument("--json", type=Path, help="write the results as JSON here")
     ev.add_argument("--dump-recs", type=Path, help="write DIR/<model>.tsv ranked lists")
+    ev.add_argument(
+        "--protocol",
+        choices=["leave-last-out", "replay"],
+        default="leave-last-out",
+        help="replay: stream the last events by time through the live pipeline",
+    )
+    ev.add_argument("--cut", type=float, default=0.9, help="replay: train on this share by time")
+    ev.add_argument("--end", type=float, default=1.0, help="replay: stream up to this share")
+    ev.add_argument("--modes", default="frozen,online,retrain", help="replay variants")
+    ev.add_argument("--retrain-every", type=int, default=1000, help="replay: events per retrain")
     ev.set_defaults(func=cmd_evaluate)
 
     tu = sub.add_parser("tune", help="hyperparameter search on the validation split")
@@ -240,6 +310,29 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     se.add_argument("--log-level", default="info")
     se.set_defaults(func=cmd_serve)
+
+    be = sub.add_parser("bench", help="benchmarks (results to JSON and docs/benchmarks.md)")
+    bsub = be.add_subparsers(dest="bench", required=True)
+    for name, helptext in [
+        ("serve", "the HTTP service under wrk load: floor, warm/cold recommendations, ingest"),
+        ("freshness", "acknowledged event -> a recommendation that reflects it (1 and 2 workers)"),
+        ("naive", "pipeline vs textbook per-request user-CF, same run"),
+        ("ablation", "each optimisation off in turn: replay accuracy, latency; MMR curve"),
+    ]:
+        b = bsub.add_parser(name, help=helptext)
+        b.add_argument("--out", type=Path, default=Path("out/bench"), help="JSON results folder")
+        b.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
+        b.add_argument("--no-docs", action="store_true", help="do not update --docs")
+        b.set_defaults(func=cmd_bench)
+        if name in ("serve", "ablation"):
+            b.add_argument("--seconds", type=float, default=8.0, help="per load scenario")
+        if name == "serve":
+            b.add_argument("--connections", type=int, default=32)
+            b.add_argument("--workers", type=int, default=1)
+        if name == "freshness":
+            b.add_argument("--events", type=int, default=300)
+        if name == "naive":
+            b.add_argument("--requests", type=int, default=300)
     return p
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.server import Server, call
+from liverec.bench.server import Server, call
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +26,10 @@ def server_home(session_home: Path, snapshot_dir: Path, tmp_path: Path) -> Path:
     return home
 
 
+def SNAPSHOTS(home: Path) -> dict[str, str]:  # noqa: N802 - reads like a constant
+    return {"LIVEREC_SNAPSHOTS_DIR": str(home / "snapshots")}
+
+
 def batch(n: int) -> dict[str, object]:
     """Batch n: five views by user k9-n on five items fixed by n."""
     items = [str(1 + (n * 5 + j) % 1682) for j in range(5)]
@@ -34,7 +38,7 @@ def batch(n: int) -> dict[str, object]:
 
 def test_kill_9_during_ingest_loses_no_acknowledged_event(server_home: Path) -> None:
     log_url = f"sqlite:///{server_home / 'events.db'}"
-    server = Server(server_home, server_home / "snapshots", log_url)
+    server = Server(server_home, log_url, env=SNAPSHOTS(server_home))
     acked: list[int] = []
     sent = 0
     rng = random.Random(7)
@@ -77,7 +81,7 @@ def test_kill_9_during_ingest_loses_no_acknowledged_event(server_home: Path) -> 
 
 def test_hot_swap_under_http_load_drops_no_request(server_home: Path, tmp_path: Path) -> None:
     log_url = f"sqlite:///{server_home / 'events.db'}"
-    server = Server(server_home, server_home / "snapshots", log_url).start()
+    server = Server(server_home, log_url, env=SNAPSHOTS(server_home)).start()
     statuses: list[int] = []
     versions: set[str] = set()
     stop = threading.Event()
@@ -126,7 +130,7 @@ def test_hot_swap_under_http_load_drops_no_request(server_home: Path, tmp_path: 
 
 def test_two_workers_share_the_log_and_read_their_writes(server_home: Path) -> None:
     log_url = f"sqlite:///{server_home / 'events.db'}"
-    server = Server(server_home, server_home / "snapshots", log_url, workers=2).start()
+    server = Server(server_home, log_url, workers=2, env=SNAPSHOTS(server_home)).start()
     try:
         for n in range(40):  # requests land on either worker
             item = str(1 + n)

@@ -50,3 +50,27 @@ def test_new_items_grow_the_counts(cls: type[Cooccurrence]) -> None:
     assert rows.shape == (2, 5)
     assert rows[0].tolist() == [1, 0, 1, 0, 0] and rows[1, 4] == 1
     assert c.item_users.tolist() == [2, 3, 2, 0, 1]
+
+
+def test_kept_similarity_after_a_batch_equals_a_full_recompute() -> None:
+    rng = np.random.default_rng(3)
+    x = sp.csr_matrix((rng.random((40, 30)) < 0.2).astype(np.float32))
+    kept = DenseCooccurrence(cooccurrence_counts(x), np.asarray(x.sum(axis=0)).ravel(), (0.4, 2.0))
+    dense = x.toarray()
+    touched = []
+    for u, i in [(0, 3), (0, 7), (5, 3), (9, 29), (9, 0)]:  # first interactions, one batch
+        if dense[u, i]:
+            continue
+        kept.add(i, np.flatnonzero(dense[u]))
+        dense[u, i] = 1
+        touched.append(i)
+    kept.refresh(np.array(touched))
+    fresh = DenseCooccurrence(
+        cooccurrence_counts(sp.csr_matrix(dense)), dense.sum(axis=0), (0.4, 2.0)
+    )
+    items = np.arange(30)
+    np.testing.assert_allclose(
+        kept.similarity_rows(items, 0.4, 2.0, 0),
+        fresh.similarity_rows(items, 0.4, 2.0, 0),
+        rtol=1e-6,
+    )

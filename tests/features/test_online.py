@@ -68,3 +68,23 @@ def test_history_limit_keeps_the_newest_events() -> None:
     s.apply([click(1, "x", "c"), click(2, "x", "a")])
     assert s.history(0, limit=2).items.tolist() == [2, 0]
     assert s.full_history(0).tolist() == [0, 1, 2, 0]
+
+
+def test_recomputing_from_scratch_gives_the_same_state_as_incremental_updates() -> None:
+    from liverec.features.online import OnlineConfig
+
+    d = small_dataset()
+    counts = cooccurrence_counts(d.interactions.to_csr())
+    fast = OnlineState(d, counts, 0, similarity=(0.4, 1.0))
+    slow = OnlineState(d, counts, 0, OnlineConfig(incremental=False), similarity=(0.4, 1.0))
+    events = [click(1, "x", "c", 50.0), click(2, "y", "a", 60.0), click(3, "z", "b", 70.0)]
+    for s in (fast, slow):
+        for e in events:
+            s.apply([e])
+    items = np.arange(3)
+    np.testing.assert_allclose(
+        fast.cooccurrence.similarity_rows(items, 0.4, 1.0, 0),
+        slow.cooccurrence.similarity_rows(items, 0.4, 1.0, 0),
+        rtol=1e-6,
+    )
+    np.testing.assert_allclose(fast.trending.current(), slow.trending.current(), rtol=1e-9)

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from liverec.features.genres import jaccard_matrix
 from liverec.serving.channels import Context, Retrieved
 from liverec.serving.pipeline import PipelineResult, StageGuard
 from liverec.serving.rerank import fuse, mmr
@@ -93,12 +94,13 @@ def test_fusion_adds_weighted_reciprocal_ranks() -> None:
     f = fuse(r, {"a": 1.0, "b": 0.5}, k=1.0, n_items=5)
     assert f.items.tolist() == [1, 3]  # 1: 1/3 + 0.5/2 = 0.583 > 3: 1/2
     assert f.scores.tolist() == pytest.approx([1 / 3 + 0.25, 0.5])
-    assert f.contributions["b"].tolist() == pytest.approx([0.25, 0.0])
+    assert f.contributions[f.channels.index("b")].tolist() == pytest.approx([0.25, 0.0])
 
 
 def test_mmr_trades_relevance_for_genre_variety() -> None:
     genres = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], np.float32)
     rel = np.array([1.0, 0.95, 0.9, 0.5], np.float32)
+    genres = jaccard_matrix(genres)
     assert mmr(rel, genres, k=2, lam=1.0).tolist() == [0, 1]  # relevance only
     assert mmr(rel, genres, k=2, lam=0.5).tolist() == [0, 3]
     assert mmr(rel, genres, k=4, lam=0.0)[:2].tolist() == [0, 3]

@@ -79,6 +79,7 @@ class LatencyMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._children: dict[tuple[str, str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Time the request and label it with the matched route template."""
@@ -98,7 +99,8 @@ class LatencyMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
-            self.metrics.latency.labels(scope["method"], path, str(status)).observe(
-                time.perf_counter() - start
-            )
+            key = (scope["method"], getattr(route, "path", None) or "unmatched", status)
+            child = self._children.get(key)
+            if child is None:  # labels() takes a lock and builds a key: do it once per series
+                child = self._children[key] = self.metrics.latency.labels(*key[:2], str(status))
+            child.observe(time.perf_counter() - start)

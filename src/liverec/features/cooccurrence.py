@@ -3,6 +3,10 @@
 Two storages share one interface: dense (a square float32 matrix, right for catalogs up to a
 few thousand items: ML-100K is 11 MB) and sparse (the snapshot's CSR counts plus per-row
 dictionaries of increments since, for catalogs where a dense matrix does not fit).
+
+The dense storage can also keep the unpruned similarity matrix itself current: an event
+changes one item's count and its co-occurrences, which changes exactly one row and one column
+of the similarity, so ingest rewrites those (O(n_items)) and a request only gathers rows.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-# Above this many items the dense matrix would exceed ~1.6 GB of float32.
-DENSE_MAX_ITEMS = 20_000
+# Above this many items the two dense matrices (counts, similarity) would exceed ~800 MB.
+DENSE_MAX_ITEMS = 10_000
 
 
 def cooccurrence_counts(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -44,7 +48,13 @@ class Cooccurrence(ABC):
 
     @abstractmethod
     def add(self, item: int, others: NDArray[np.int64]) -> None:
-        """Record a user's first interaction with ``item``; ``others`` are items they had seen."""
+        """Record a user's first interaction with ``item``; ``others`` are items they had seen.
+
+        Derived data (a kept similarity matrix) is brought up to date by ``refresh``.
+        """
+
+    def refresh(self, items: NDArray[np.int64]) -> None:  # noqa: B027 - optional hook
+        """Bring derived data up to date after ``add`` calls that touched ``items``."""
 
     @abstractmethod
     def rows(self, items: NDArray[np.int64]) -> NDArray[np.float32]:
@@ -70,36 +80,92 @@ class Cooccurrence(ABC):
 class DenseCooccurrence(Cooccurrence):
     """Counts in one square matrix with spare capacity, so new items rarely reallocate."""
 
-    def __init__(self, counts: sp.csr_matrix, item_users: NDArray[np.floating]) -> None:
+    def __init__(
+        self,
+        counts: sp.csr_matrix,
+        item_users: NDArray[np.floating],
+        similarity: tuple[float, float] | None = None,
+    ) -> None:
         n = counts.shape[0]
         self._cap = n
         self._c = np.zeros((n, n), np.float32)
         if n:
             counts.toarray(out=self._c)
         self.item_users = np.asarray(item_users, np.float32).copy()
+        # (alpha, shrink) of the similarity kept current, or None to compute rows per request
+        self.kept = similarity
+        self._s = np.zeros((0, 0), np.float32)
+        if similarity is not None:
+            self._rebuild_similarity()
+
+    def _rebuild_similarity(self) -> None:
+        assert self.kept is not None
+        alpha, shrink = self.kept
+        n = self.n_items
+        self._left = np.power(self.item_users, alpha).astype(np.float32)
+        self._right = np.power(self.item_users, 1.0 - alpha).astype(np.float32)
+        denom = np.outer(self._left, self._right) + shrink
+        self._s = np.zeros((self._cap, self._cap), np.float32)
+        np.divide(self._c[:n, :n], denom, out=self._s[:n, :n], where=denom > 0)
 
     def grow(self, n_items: int) -> None:
         """Extend to ``n_items``, doubling capacity when full."""
         old = self.n_items
         if n_items <= old:
             return
+        self.item_users = np.concatenate([self.item_users, np.zeros(n_items - old, np.float32)])
         if n_items > self._cap:
             cap = max(n_items, int(self._cap * 1.5) + 64)
             bigger = np.zeros((cap, cap), np.float32)
             bigger[:old, :old] = self._c[:old, :old]
             self._c, self._cap = bigger, cap
-        self.item_users = np.concatenate([self.item_users, np.zeros(n_items - old, np.float32)])
+            if self.kept is not None:
+                self._rebuild_similarity()
+                return
+        if self.kept is not None:
+            extra = np.zeros(n_items - old, np.float32)
+            self._left = np.concatenate([self._left, extra])
+            self._right = np.concatenate([self._right, extra])
 
     def add(self, item: int, others: NDArray[np.int64]) -> None:
-        """Increment ``c(item, others)`` and ``c(others, item)``; O(len(others))."""
+        """Increment ``c(item, others)`` and ``c(others, item)`` (O(len(others)))."""
         self.item_users[item] += 1.0
         if len(others):
             self._c[item, others] += 1.0
             self._c[others, item] += 1.0
 
+    def refresh(self, items: NDArray[np.int64]) -> None:
+        """Recompute the kept similarity's rows and columns of ``items`` (one batch, O(n))."""
+        if self.kept is None or not len(items):
+            return
+        alpha, shrink = self.kept
+        n = self.n_items
+        t = np.unique(np.asarray(items, np.int64))
+        # An item's count changed, and so did its co-occurrences: exactly its row and column.
+        nu = self.item_users[t]
+        self._left[t] = np.power(nu, alpha)
+        self._right[t] = np.power(nu, 1.0 - alpha)
+        row_den = np.outer(self._left[t], self._right[:n]) + shrink  # (T, n)
+        self._s[t, :n] = np.divide(
+            self._c[t, :n], row_den, out=np.zeros_like(row_den), where=row_den > 0
+        )
+        col_den = np.outer(self._left[:n], self._right[t]) + shrink  # (n, T)
+        self._s[:n, t] = np.divide(
+            self._c[:n, t], col_den, out=np.zeros_like(col_den), where=col_den > 0
+        )
+
     def rows(self, items: NDArray[np.int64]) -> NDArray[np.float32]:
         """Copies of the requested rows."""
         return self._c[np.asarray(items, np.int64), : self.n_items]
+
+    def similarity_rows(
+        self, items: NDArray[np.int64], alpha: float, shrink: float, neighbours: int
+    ) -> NDArray[np.float32]:
+        """The kept similarity rows when they match the request, else computed from counts."""
+        pruned = 0 < neighbours < self.n_items - 1
+        if self.kept == (alpha, shrink) and not pruned:
+            return self._s[np.asarray(items, np.int64), : self.n_items]
+        return super().similarity_rows(items, alpha, shrink, neighbours)
 
 
 class SparseCooccurrence(Cooccurrence):
@@ -142,8 +208,13 @@ class SparseCooccurrence(Cooccurrence):
         return out
 
 
-def make_cooccurrence(counts: sp.csr_matrix, item_users: NDArray[np.floating]) -> Cooccurrence:
-    """Dense storage when the catalog is small enough, sparse otherwise."""
+def make_cooccurrence(
+    counts: sp.csr_matrix,
+    item_users: NDArray[np.floating],
+    similarity: tuple[float, float] | None = None,
+) -> Cooccurrence:
+    """Dense storage (keeping ``similarity`` = (alpha, shrink) current) when the catalog is
+    small enough, sparse otherwise."""
     if counts.shape[0] <= DENSE_MAX_ITEMS:
-        return DenseCooccurrence(counts, item_users)
+        return DenseCooccurrence(counts, item_users, similarity)
     return SparseCooccurrence(counts, item_users)

@@ -23,11 +23,28 @@ class Trending:
         self.scores = np.zeros(n_items, np.float64)
         self.ref_time = -math.inf
         self.latest = -math.inf
+        self.version = 0
+        self._ranking: tuple[int, int, NDArray[np.int64]] | None = None
 
     def grow(self, n_items: int) -> None:
         """Extend to ``n_items`` items (new ones start at zero)."""
         if n_items > len(self.scores):
             self.scores = np.concatenate([self.scores, np.zeros(n_items - len(self.scores))])
+            self.version += 1
+
+    def ranking(self, depth: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """The ``depth`` best items with a positive score, best first, and all scores.
+
+        Sorted once per change (an event batch), not once per request.
+        """
+        cached = self._ranking
+        if cached is None or cached[0] != self.version or cached[1] != depth:
+            s = self.scores
+            k = min(depth, int(np.count_nonzero(s > 0)))
+            part = np.argpartition(-s, k - 1)[:k] if k > 0 else np.zeros(0, np.int64)
+            order = part[np.argsort(-s[part], kind="stable")].astype(np.int64)
+            cached = self._ranking = (self.version, depth, order)
+        return cached[2], self.scores
 
     def add(self, items: NDArray[np.int64], ts: NDArray[np.float64]) -> None:
         """Count events on ``items`` at times ``ts`` (seconds)."""
@@ -41,6 +58,7 @@ class Trending:
             self.ref_time = newest
         self.latest = max(self.latest, newest)
         np.add.at(self.scores, items, np.exp(self.rate * (np.asarray(ts) - self.ref_time)))
+        self.version += 1
 
     def current(self) -> NDArray[np.float64]:
         """Decayed counts as of the latest event seen (newest events weigh 1)."""

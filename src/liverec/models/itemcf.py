@@ -13,7 +13,7 @@ from liverec.data.interactions import Histories, Interactions
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 
 SEARCH_SPACE: dict[str, list[Any]] = {
-    "neighbours": [100, 200, 400, 800, 1600],
+    "neighbours": [100, 200, 400, 800, 1600, 0],
     "alpha": [0.2, 0.3, 0.4, 0.5],
     "shrink": [0.0, 5.0, 10.0, 20.0],
     "recency_decay": [1.0, 0.9, 0.8, 0.75, 0.7],
@@ -24,13 +24,14 @@ SEARCH_SPACE: dict[str, list[Any]] = {
 class ItemCFConfig:
     """Item-CF settings.
 
-    ``neighbours``: similar items kept per item (top-N pruning). ``alpha``: asymmetric cosine
+    ``neighbours``: similar items kept per item (top-N pruning; 0 keeps all, the best on
+    ML-100K validation, where 1600 and "all" score the same). ``alpha``: asymmetric cosine
     exponent, 0.5 is plain cosine. ``shrink``: added to the denominator, damping similarities
     built on few co-occurrences. ``recency_decay``: a history item ``s`` steps older than the
     newest counts ``recency_decay ** s`` (1 = every item equally, the textbook form).
     """
 
-    neighbours: int = 1600
+    neighbours: int = 0
     alpha: float = 0.4
     shrink: float = 10.0
     recency_decay: float = 0.75
@@ -54,7 +55,7 @@ def item_similarity(
     counts = np.asarray(x.sum(axis=0)).ravel()
     xt = x.T.tocsr()
     right = np.power(counts, 1.0 - alpha)
-    k = min(neighbours, n_items - 1)
+    k = n_items - 1 if neighbours <= 0 else min(neighbours, n_items - 1)
     rows, cols, vals = [], [], []
     for start in range(0, n_items, block_size):
         stop = min(start + block_size, n_items)

@@ -56,16 +56,23 @@ class Channel(Protocol):
 
 
 def best_allowed(
-    scores: NDArray[np.floating[Any]], allowed: NDArray[np.bool_], n: int
+    scores: NDArray[np.floating[Any]], allowed: NDArray[np.bool_], n: int, positive: bool = True
 ) -> Retrieved:
-    """Top ``n`` allowed entries of a dense score vector with a positive score."""
-    s = np.where(allowed[: len(scores)], scores, -np.inf)
-    n = min(n, int(np.count_nonzero(s > 0)))
+    """Top ``n`` allowed entries of a dense score vector (only positive ones if ``positive``)."""
+    s = np.where(allowed[: len(scores)], scores, -np.inf).astype(np.float32, copy=False)
+    n = min(n, len(s))
     if n <= 0:
         return Retrieved.empty()
-    part = np.argpartition(-s, n - 1)[:n]
-    order = part[np.argsort(-s[part], kind="stable")]
-    return Retrieved(order.astype(np.int64), s[order].astype(np.float32))
+    top = np.argpartition(s, len(s) - n)[len(s) - n :]
+    top = top[np.argsort(-s[top], kind="stable")]
+    values = s[top]
+    keep = values > 0 if positive else values > -np.inf
+    return Retrieved(top[keep].astype(np.int64), values[keep])
+
+
+def first_allowed(order: IntArray, allowed: NDArray[np.bool_], n: int) -> IntArray:
+    """The first ``n`` entries of a precomputed ranking that are allowed."""
+    return order[allowed[order]][:n]
 
 
 class ItemCFChannel:
@@ -111,7 +118,7 @@ class ALSChannel:
     def user_vector(self, ctx: Context) -> FloatArray | None:
         """Trained vector while the user has no new events; fold-in from history after."""
         u = ctx.uidx
-        if u is None:
+        if u is None or not len(ctx.history.items):
             return None
         if not ctx.live and u < len(self.model.user_factors):
             vec: FloatArray = self.model.user_factors[u]
@@ -131,10 +138,14 @@ class ALSChannel:
         return vec
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
-        """ANN search, over-fetching by the number of seen items so ``n`` remain."""
+        """Top inner products among allowed items: brute force when the index is exact
+        (one mat-vec with the request's allowed mask), else ANN search with over-fetching."""
         vec = self.user_vector(ctx)
         if vec is None:
             return Retrieved.empty()
+        if self.index.kind == "exact":
+            return best_allowed(self.model.item_factors @ vec, ctx.allowed, n, positive=False)
+        # Seen items score high for their own user: fetch enough that n allowed ones remain.
         ids, scores = self.index.search(vec[None, :], min(n + len(ctx.seen), len(self.index)))
         ids, scores = ids[0], scores[0]
         ok = (ids >= 0) & ctx.allowed[np.maximum(ids, 0)]
@@ -146,12 +157,17 @@ class TrendingChannel:
 
     name = "trending"
 
-    def __init__(self, state: OnlineState) -> None:
+    def __init__(self, state: OnlineState, depth: int = 1000) -> None:
         self.state = state
+        self.depth = depth  # how much of the ranking is kept sorted between changes
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
-        """Top decayed counts among allowed items."""
-        return best_allowed(self.state.trending.current().astype(np.float32), ctx.allowed, n)
+        """Top decayed counts among allowed items, from a ranking re-sorted only on change."""
+        order, scores = self.state.trending.ranking(self.depth)
+        items = first_allowed(order, ctx.allowed, n)
+        if len(items) < n and len(order) < self.state.n_items:  # deep exclusions: full sort
+            return best_allowed(scores, ctx.allowed, n)
+        return Retrieved(items, scores[items].astype(np.float32))
 
 
 class PopularChannel:
@@ -166,8 +182,7 @@ class PopularChannel:
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
         """The most popular allowed items."""
-        allowed = ctx.allowed[self.order]
-        items = self.order[allowed][:n]
+        items = first_allowed(self.order, ctx.allowed, n)
         return Retrieved(items, self.counts[items].astype(np.float32))
 
 

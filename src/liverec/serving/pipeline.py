@@ -50,7 +50,9 @@ class PipelineConfig(BaseModel):
         description="reciprocal-rank fusion weight per channel",
     )
     fusion_k: float = Field(10.0, gt=0, description="rank offset of reciprocal-rank fusion")
-    mmr_lambda: float = Field(0.9, ge=0, le=1, description="1 = relevance only, 0 = diversity only")
+    mmr_lambda: float = Field(
+        0.75, ge=0, le=1, description="1 = relevance only, 0 = diversity only"
+    )
     mmr_pool: int = Field(50, ge=1, description="fused candidates MMR chooses from")
     stage_budget_ms: dict[str, float] = Field(
         default_factory=lambda: {
@@ -208,7 +210,7 @@ class Pipeline:
         positions = self.guard.run(
             "rerank",
             lambda: mmr(
-                fused.scores[:pool], self.genres.matrix[fused.items[:pool]], k, cfg.mmr_lambda
+                fused.scores[:pool], self.genres.pairwise(fused.items[:pool]), k, cfg.mmr_lambda
             ),
             deadline,
             result,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from liverec.data.dataset import Item
+from liverec.features.genres import jaccard_matrix  # noqa: F401 - used by the mmr doctest
 from liverec.serving.channels import Context, Retrieved
 
 IntArray = NDArray[np.int64]
@@ -27,7 +28,8 @@ class Fused:
 
     items: IntArray
     scores: NDArray[np.float32]
-    contributions: dict[str, NDArray[np.float32]]  # channel -> (len(items),) fused share
+    channels: tuple[str, ...]
+    contributions: NDArray[np.float32]  # (len(channels), len(items)) each channel's fused share
 
 
 def fuse(
@@ -42,64 +44,56 @@ def fuse(
     >>> fuse(r, {"a": 1.0, "b": 1.0}, k=1.0, n_items=10).items.tolist()  # 7: 1/3 + 1/2
     [7, 5]
     """
-    dense = np.zeros(n_items, np.float32)
-    per_channel: dict[str, NDArray[np.float32]] = {}
-    for name, r in retrieved.items():
-        if not len(r.items):
-            continue
-        share = np.zeros(n_items, np.float32)
-        share[r.items] = weights.get(name, 0.0) / (k + np.arange(1, len(r.items) + 1))
-        dense += share
-        per_channel[name] = share
-    candidates = np.flatnonzero(dense > 0)
-    order = candidates[np.lexsort((candidates, -dense[candidates]))].astype(np.int64)
-    return Fused(
-        items=order,
-        scores=dense[order],
-        contributions={c: s[order] for c, s in per_channel.items()},
-    )
+    names = tuple(name for name, r in retrieved.items() if len(r.items))
+    shares = np.zeros((len(names), n_items), np.float32)
+    longest = max((len(retrieved[n].items) for n in names), default=0)
+    inverse_ranks = _inverse_ranks(k, longest)
+    for row, name in enumerate(names):
+        items = retrieved[name].items
+        shares[row, items] = weights.get(name, 0.0) * inverse_ranks[: len(items)]
+    dense = shares.sum(axis=0)
+    candidates = np.flatnonzero(dense > 0)  # ascending, so a stable sort breaks ties by index
+    order = candidates[np.argsort(-dense[candidates], kind="stable")]
+    return Fused(order, dense[order], names, shares[:, order])
 
 
-def mmr(
-    relevance: NDArray[np.float32],
-    features: sp.csr_matrix | NDArray[np.float32],
-    k: int,
-    lam: float,
-) -> IntArray:
+@lru_cache(maxsize=8)
+def _inverse_ranks_cached(k: float, n: int) -> NDArray[np.float32]:
+    return (1.0 / (k + np.arange(1, n + 1))).astype(np.float32)
+
+
+def _inverse_ranks(k: float, n: int) -> NDArray[np.float32]:
+    """``1 / (k + rank)`` for ranks 1..n (computed once per size class)."""
+    size = 1 << max(6, (n - 1).bit_length())  # 64, 128, ...: few cache entries
+    return _inverse_ranks_cached(k, size)
+
+
+def mmr(relevance: NDArray[np.float32], sim: NDArray[np.float32], k: int, lam: float) -> IntArray:
     """Maximal marginal relevance: pick ``argmax lam*rel - (1-lam)*max_sim_to_picked`` k times.
 
-    ``features`` are binary genre rows; similarity is their Jaccard index. ``relevance`` is
-    rescaled to [0, 1] first so ``lam`` means the same for every request. Returns positions.
+    ``sim`` is the candidates' pairwise similarity (genre Jaccard in the pipeline).
+    ``relevance`` is rescaled to [0, 1] first so ``lam`` means the same for every request.
+    Returns positions.
 
-    >>> g = np.array([[1, 0], [1, 0], [0, 1]], np.float32)
-    >>> mmr(np.array([1.0, 0.9, 0.5], np.float32), g, k=2, lam=0.5).tolist()  # 2 is different
+    >>> sim = jaccard_matrix(np.array([[1, 0], [1, 0], [0, 1]], np.float32))
+    >>> mmr(np.array([1.0, 0.9, 0.5], np.float32), sim, k=2, lam=0.5).tolist()  # 2 differs
     [0, 2]
     """
     n = len(relevance)
     k = min(k, n)
     if lam >= 1.0 or n <= 1:
         return np.arange(k, dtype=np.int64)
-    rel = relevance.astype(np.float64)
-    span = rel.max() - rel.min()
-    rel = (rel - rel.min()) / span if span > 0 else np.ones(n)
-    dense = features.toarray() if isinstance(features, sp.spmatrix | sp.sparray) else features
-    g = np.asarray(dense, np.float64)
-    sizes = g.sum(axis=1)
-    max_sim = np.zeros(n)
-    picked = np.zeros(n, bool)
+    lo, hi = float(relevance.min()), float(relevance.max())
+    rel = (relevance - lo) / (hi - lo) if hi > lo else np.ones(n, np.float32)
+    gain = (lam * rel).astype(np.float32)
+    weighted = ((1.0 - lam) * sim).astype(np.float32)  # penalty rows, scaled once
+    penalty = np.zeros(n, np.float32)
     out = np.empty(k, np.int64)
     for step in range(k):
-        score = lam * rel - (1.0 - lam) * max_sim
-        score[picked] = -np.inf
-        best = int(np.argmax(score))
+        best = int(np.argmax(gain - penalty))
         out[step] = best
-        picked[best] = True
-        inter = g @ g[best]
-        union = sizes + sizes[best] - inter
-        sim = np.divide(inter, union, out=np.zeros(n), where=union > 0)
-        # two items without genres are alike as far as this similarity can tell
-        sim[(sizes == 0) & (sizes[best] == 0)] = 1.0
-        np.maximum(max_sim, sim, out=max_sim)
+        gain[best] = -np.inf  # never picked twice
+        np.maximum(penalty, weighted[best], out=penalty)
     return out
 
 
@@ -107,22 +101,25 @@ def explain(
     ctx: Context, fused: Fused, positions: IntArray, catalog: list[Item], max_reasons: int = 2
 ) -> list[list[str]]:
     """Short human reasons for each chosen item, strongest contribution first."""
-    out: list[list[str]] = []
+    items = fused.items[positions]
+    shares = fused.contributions[:, positions]  # (channels, chosen)
+    order = np.argsort(-shares, axis=0, kind="stable")[:max_reasons]  # (reasons, chosen)
+    because: dict[int, int] = {}
     itemcf = ctx.scratch.get("itemcf")
-    for pos in positions.tolist():
-        item = int(fused.items[pos])
-        ranked = sorted(
-            ((float(share[pos]), name) for name, share in fused.contributions.items()),
-            reverse=True,
-        )
-        reasons: list[str] = []
-        for share, name in ranked:
-            if share <= 0 or len(reasons) >= max_reasons:
-                continue
-            if name == "itemcf" and itemcf is not None:
-                uniq, weights, sims = itemcf
-                j = int(uniq[int(np.argmax(weights * sims[:, item]))])
-                reasons.append(f"because you watched {catalog[j].display_title}")
+    if itemcf is not None and "itemcf" in fused.channels:
+        uniq, weights, sims = itemcf
+        # the history item that contributed most to each chosen item
+        best = np.argmax(weights[:, None] * sims[:, items], axis=0)
+        because = dict(zip(items.tolist(), uniq[best].tolist(), strict=True))
+    out: list[list[str]] = []
+    for col, item in enumerate(items.tolist()):
+        reasons = []
+        for row in order[:, col].tolist():
+            if shares[row, col] <= 0:
+                break
+            name = fused.channels[row]
+            if name == "itemcf" and item in because:
+                reasons.append(f"because you watched {catalog[because[item]].display_title}")
             elif name == "new":
                 genres = catalog[item].genres
                 reasons.append(f"new in {genres[0]}" if genres else REASONS["new"])

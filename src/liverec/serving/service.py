@@ -8,6 +8,7 @@ cached answers are dropped: the next recommendation reflects it (read-your-write
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -37,6 +38,18 @@ from liverec.serving.similar import SimilarItems
 from liverec.serving.snapshot import Snapshot, latest_snapshot, load_snapshot
 
 log = logging.getLogger(__name__)
+
+
+def freeze_long_lived() -> None:
+    """Exempt the loaded model and state from the cyclic garbage collector's full passes.
+
+    They live as long as the runtime; measured here, one full collection walking them paused
+    a request for 16 ms (~47k tracked objects), against ~0.5 ms for the request itself.
+    Unfreezing first lets a swapped-out runtime's reference cycles be collected once.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class ServiceConfig(BaseModel):
@@ -70,7 +83,14 @@ class Runtime:
     @classmethod
     def build(cls, snapshot: Snapshot, config: ServiceConfig) -> Runtime:
         """Wire channels and pipeline over a fresh online state."""
-        state = OnlineState(snapshot.data, snapshot.cooccurrence, snapshot.last_seq, config.online)
+        icf = snapshot.itemcf
+        state = OnlineState(
+            snapshot.data,
+            snapshot.cooccurrence,
+            snapshot.last_seq,
+            config.online,
+            similarity=(icf.alpha, icf.shrink),
+        )
         window = config.pipeline.history_window
         channels: list[Channel] = [
             ItemCFChannel(state, snapshot.itemcf, window),
@@ -142,7 +162,9 @@ class LiveService:
             replayed,
             time.perf_counter() - t0,
         )
-        return cls(runtime, log_, snapshot_dir.parent, config)
+        service = cls(runtime, log_, snapshot_dir.parent, config)
+        freeze_long_lived()
+        return service
 
     @property
     def runtime(self) -> Runtime:
@@ -212,8 +234,13 @@ class LiveService:
         explain: bool = True,
         exclude: Sequence[str] = (),
         genres: Sequence[str] = (),
+        fresh: bool = False,
     ) -> RecommendationResult:
-        """Top ``k`` for ``user_id`` (a cold-start list for a user never seen)."""
+        """Top ``k`` for ``user_id`` (a cold-start list for a user never seen).
+
+        ``fresh`` skips the cache lookup (the answer is still stored), like an HTTP
+        ``Cache-Control: no-cache`` request.
+        """
         t0 = time.perf_counter()
         self.catch_up()
         rt = self._runtime
@@ -223,7 +250,7 @@ class LiveService:
         params = (k, explain, tuple(exclude), tuple(g.lower() for g in genres))
         # A catalog change can change any list (filters, new items), so it is part of the key.
         version = f"{rt.version}/{state.catalog_version}"
-        cached = self.cache.get(user_id, params, count, version)
+        cached = None if fresh else self.cache.get(user_id, params, count, version)
         if cached is not None:
             took = (time.perf_counter() - t0) * 1e3
             return RecommendationResult(
@@ -341,4 +368,5 @@ class LiveService:
             self.cache.clear()
             self.swaps += 1
             log.info("swapped to snapshot %s", runtime.version)
+            freeze_long_lived()
             return True

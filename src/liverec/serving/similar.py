@@ -60,9 +60,8 @@ class SimilarItems:
             )
             parts["als"] = _unit_max(als)
         self.genres.refresh(state.catalog, state.catalog_version)
-        g = self.genres.matrix
-        inter = np.asarray((g @ g[item].T).todense()).ravel()
-        sizes = np.asarray(g.sum(axis=1)).ravel()
+        g, sizes = self.genres.dense, self.genres.sizes
+        inter = g @ g[item]
         union = sizes + sizes[item] - inter
         parts["genre"] = np.divide(inter, union, out=np.zeros(n), where=union > 0).astype(
             np.float32

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from liverec.api.deps import ServiceDep
+from liverec.api.deps import service_of
 from liverec.api.schemas import MAX_BATCH, EventBatch, EventIn, IngestOut
 
 router = APIRouter(tags=["events"])
@@ -70,10 +70,10 @@ def parse_events(raw: bytes) -> list[EventIn]:
     responses={200: {"model": IngestOut}},
     openapi_extra=_BODY_SCHEMA,
 )
-async def post_events(request: Request, service: ServiceDep) -> Response:
+async def post_events(request: Request) -> Response:
     """Durably log the events, then answer; the next recommendation reflects them."""
     events = parse_events(await request.body())
     now = time.time()
-    result = service.ingest([e.to_event(now) for e in events])
+    result = service_of(request).ingest([e.to_event(now) for e in events])
     body = {"accepted": result.accepted, "first_seq": result.first_seq, "last_seq": result.last_seq}
     return Response(orjson.dumps(body), media_type="application/json")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from liverec.api.deps import ServiceDep
+from liverec.api.deps import service_of
 from liverec.api.schemas import ItemIn, ItemOut, SimilarOut
 
 router = APIRouter(tags=["items"])
@@ -20,8 +20,9 @@ ItemId = Annotated[str, Path(min_length=1, max_length=256)]
     summary="Add or update a catalog item (recommendable on the next request)",
     responses={200: {"model": ItemOut}, 201: {"model": ItemOut}},
 )
-async def put_item(item_id: ItemId, body: ItemIn, service: ServiceDep) -> Response:
+async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
     """201 when the item is new, 200 when it replaced an existing one."""
+    service = service_of(request)
     existed = item_id in service.runtime.state.items
     item = body.to_item(item_id)
     service.upsert_item(item)
@@ -33,9 +34,11 @@ async def put_item(item_id: ItemId, body: ItemIn, service: ServiceDep) -> Respon
 
 
 @router.get("/v1/items/{item_id}", summary="A catalog item", responses={200: {"model": ItemOut}})
-async def get_item(item_id: ItemId, service: ServiceDep) -> Response:
+async def get_item(item_id: ItemId, request: Request) -> Response:
     """The item's text fields; 404 when it is not in the catalog."""
-    return Response(orjson.dumps(service.item(item_id).to_json()), media_type="application/json")
+    return Response(
+        orjson.dumps(service_of(request).item(item_id).to_json()), media_type="application/json"
+    )
 
 
 @router.get(
@@ -44,7 +47,9 @@ async def get_item(item_id: ItemId, service: ServiceDep) -> Response:
     responses={200: {"model": SimilarOut}},
 )
 async def similar(
-    item_id: ItemId, service: ServiceDep, k: Annotated[int, Query(ge=1, le=100)] = 10
+    item_id: ItemId, request: Request, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> Response:
     """Blend of co-occurrence, ALS-vector and genre similarity."""
-    return Response(orjson.dumps(service.similar(item_id, k)), media_type="application/json")
+    return Response(
+        orjson.dumps(service_of(request).similar(item_id, k)), media_type="application/json"
+    )

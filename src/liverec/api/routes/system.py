@@ -9,15 +9,16 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
-from liverec.api.deps import ServiceDep
+from liverec.api.deps import service_of
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 @router.get("/healthz", tags=["system"], summary="Liveness and the model being served")
-async def healthz(service: ServiceDep) -> Response:
+async def healthz(request: Request) -> Response:
     """``{"status": "ok", ...}`` once a model is loaded."""
+    service = service_of(request)
     body = {
         "status": "ok",
         "model_version": service.version,
@@ -35,8 +36,9 @@ async def metrics(request: Request) -> Response:
 
 
 @router.post("/v1/admin/reload", tags=["system"], summary="Swap to the newest snapshot")
-async def reload(service: ServiceDep) -> Response:
+async def reload(request: Request) -> Response:
     """Load the newest snapshot in the background of serving, then swap atomically."""
+    service = service_of(request)
     swapped = await run_in_threadpool(service.reload)
     body = {"swapped": swapped, "model_version": service.version}
     return Response(orjson.dumps(body), media_type="application/json")

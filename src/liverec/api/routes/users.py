@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from liverec.api.deps import ServiceDep
+from liverec.api.deps import service_of
 from liverec.api.schemas import RecommendationsOut, UserOut
 
 router = APIRouter(tags=["users"])
@@ -26,7 +26,7 @@ def _csv(text: str | None) -> list[str]:
 )
 async def recommendations(
     user_id: UserId,
-    service: ServiceDep,
+    request: Request,
     k: Annotated[int, Query(ge=1, le=100, description="how many items")] = 10,
     explain: Annotated[bool, Query(description="include reasons")] = True,
     exclude: Annotated[
@@ -36,8 +36,12 @@ async def recommendations(
         str | None, Query(description="comma-separated genres; any may match")
     ] = None,
 ) -> Response:
-    """Items the user has not seen, best first; an unknown user gets a cold-start list."""
-    r = service.recommend(user_id, k, explain, _csv(exclude), _csv(genres))
+    """Items the user has not seen, best first; an unknown user gets a cold-start list.
+
+    ``Cache-Control: no-cache`` asks for a freshly computed answer.
+    """
+    fresh = "no-cache" in request.headers.get("cache-control", "")
+    r = service_of(request).recommend(user_id, k, explain, _csv(exclude), _csv(genres), fresh)
     body = {
         "user_id": r.user_id,
         "items": r.items,
@@ -58,8 +62,10 @@ async def recommendations(
 )
 async def user_profile(
     user_id: UserId,
-    service: ServiceDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> Response:
     """Recent events and the total event count; 404 for a user never seen."""
-    return Response(orjson.dumps(service.profile(user_id, limit)), media_type="application/json")
+    return Response(
+        orjson.dumps(service_of(request).profile(user_id, limit)), media_type="application/json"
+    )

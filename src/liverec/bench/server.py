@@ -1,9 +1,10 @@
-"""Run ``liverec serve`` in a subprocess on a free loopback port, for process-level tests."""
+"""Run ``liverec serve`` in a subprocess on a free loopback port with its own home and log."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,8 +15,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from liverec.core.errors import LiverecError
+
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -33,16 +37,27 @@ def call(url: str, method: str = "GET", body: Any = None, timeout: float = 10) -
         return e.code, json.loads(e.read() or b"null")
 
 
-class Server:
-    """One ``liverec serve`` process with its own home, snapshots and event log."""
+def prepare_home(source_home: Path, home: Path, dataset: str = "ml-100k") -> Path:
+    """A fresh home holding a copy of ``dataset`` from ``source_home`` (no log, no snapshot)."""
+    src = source_home / "datasets" / dataset
+    if not (src / "meta.json").exists():
+        raise LiverecError(f"dataset {dataset!r} is not under {source_home}; fetch it first")
+    shutil.copytree(src, home / "datasets" / dataset, dirs_exist_ok=True)
+    return home
 
-    def __init__(self, home: Path, snapshots: Path, event_log: str, workers: int = 1) -> None:
+
+class Server:
+    """One ``liverec serve`` process; ``env`` overrides settings (``LIVEREC_*``)."""
+
+    def __init__(
+        self, home: Path, event_log: str, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.env = {
             **os.environ,
             "LIVEREC_HOME": str(home),
-            "LIVEREC_SNAPSHOTS_DIR": str(snapshots),
             "LIVEREC_EVENT_LOG": event_log,
             "LIVEREC_WATCH_SNAPSHOTS_S": "0",
+            **(env or {}),
         }
         self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
@@ -50,22 +65,14 @@ class Server:
 
     @property
     def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:PORT."""
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> Server:
+    def start(self, timeout: float = 120) -> Server:
+        """Start the process and wait until /healthz answers."""
         self.port = free_port()
-        cmd = [
-            sys.executable,
-            "-m",
-            "liverec.cli",
-            "serve",
-            "--port",
-            str(self.port),
-            "--workers",
-            str(self.workers),
-            "--log-level",
-            "warning",
-        ]
+        cmd = [sys.executable, "-m", "liverec.cli", "serve", "--port", str(self.port)]
+        cmd += ["--workers", str(self.workers), "--log-level", "warning"]
         self.proc = subprocess.Popen(
             cmd,
             env=self.env,
@@ -77,23 +84,37 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {err[-2000:]}")
+                raise LiverecError(f"server exited with {self.proc.returncode}: {err[-2000:]}")
             try:
                 if call(self.url + "/healthz", timeout=1)[0] == 200:
                     return self
             except OSError:
                 time.sleep(0.1)
-        raise TimeoutError("server did not become healthy")
+        self.stop()
+        raise LiverecError(f"server did not answer /healthz within {timeout:.0f} s")
+
+    def pid(self) -> int:
+        """Process id of the server (the parent, with --workers)."""
+        assert self.proc is not None
+        return self.proc.pid
 
     def kill9(self) -> None:
+        """SIGKILL the whole process group, as a crash would."""
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
+        """Stop gracefully, escalating to SIGKILL after 10 s."""
         if self.proc is not None and self.proc.poll() is None:
             os.killpg(self.proc.pid, signal.SIGTERM)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill9()
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Benchmarks: load, freshness, naive baseline, ablation; each bounded in time, loopback only."""

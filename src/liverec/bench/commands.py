@@ -1,0 +1,142 @@
+"""What each ``liverec bench`` subcommand runs and writes (JSON + a docs section)."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from liverec.bench import ablation, freshness, naive, serve
+from liverec.bench.report import machine, table, update_section, write_json
+
+
+def _command() -> str:
+    return "liverec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _header(title: str) -> str:
+    m = machine()
+    return (
+        f"### {title}\n\n```\n{_command()}\n```\n\n"
+        f"Measured {m['when']} on {m['cpus']} CPU cores (load average before the run: "
+        f"{', '.join(str(x) for x in m['load_avg'])}), Python {m['python']}.\n"
+    )
+
+
+def _write(name: str, doc: dict[str, Any], body: str, out: Path, docs: Path | None) -> None:
+    path = write_json(out / f"{name}.json", {"command": _command(), **doc})
+    print(f"wrote {path}", file=sys.stderr)
+    if docs is not None:
+        update_section(docs, name, body)
+        print(f"updated the '{name}' section of {docs}", file=sys.stderr)
+
+
+def bench_serve(home: Path, bench: serve.ServeBench, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench serve``."""
+    print(
+        f"bench serve: {bench.workers} worker(s), {bench.connections} connections, "
+        f"{bench.seconds:g} s per scenario",
+        file=sys.stderr,
+    )
+    doc = serve.run_serve(home, bench, log=lambda s: print(s, file=sys.stderr))
+    text = serve.serve_table(doc)
+    print(text)
+    body = _header(f"Service under load ({bench.workers} worker(s))") + "\n" + text + "\n"
+    _write(f"serve-{bench.workers}w", doc, body, out, docs)
+
+
+def bench_freshness(home: Path, events: int, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench freshness`` for one and two workers."""
+    results = []
+    for workers in (1, 2):
+        print(f"bench freshness: {workers} worker(s), {events} events", file=sys.stderr)
+        results.append(
+            freshness.run_freshness(
+                home,
+                freshness.FreshnessBench(events=events, workers=workers),
+                log=lambda s: print(s, file=sys.stderr),
+            )
+        )
+    rows = [
+        [
+            str(r["workers"]),
+            str(r["events"]),
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            f"{r['max_ms']:.2f}",
+            f"{r['visible_on_first_read']:.1%}",
+            str(r["never_visible"]),
+        ]
+        for r in results
+    ]
+    text = table(
+        rows,
+        [
+            "workers",
+            "events",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "visible on first read",
+            "never visible",
+        ],
+    )
+    print(text)
+    _write(
+        "freshness",
+        {"results": results},
+        _header("Freshness: acknowledged event to a recommendation that reflects it")
+        + "\n"
+        + text
+        + "\n",
+        out,
+        docs,
+    )
+
+
+def bench_naive(home: Path, requests: int, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench naive``."""
+    doc = naive.run_naive(home, requests, log=lambda s: print(s, file=sys.stderr))
+    r = doc["results"]
+    labels = {
+        "textbook": "textbook user-CF: all user-user similarities recomputed per request",
+        "usercf": "user-CF for the one user (liverec.models.usercf)",
+        "pipeline": "live pipeline (cache off)",
+    }
+    rows = [
+        [
+            labels[k],
+            f"{v['p50_ms']:.3f}",
+            f"{v['p99_ms']:.3f}",
+            f"{v.get('p50_x_pipeline', 1.0):.1f}x",
+            f"{v.get('p99_x_pipeline', 1.0):.1f}x",
+        ]
+        for k, v in r.items()
+    ]
+    text = table(rows, ["path", "p50 ms", "p99 ms", "p50 / pipeline", "p99 / pipeline"])
+    print(text)
+    _write(
+        "naive",
+        doc,
+        _header("Naive per-request user-CF vs the pipeline (in process)") + "\n" + text + "\n",
+        out,
+        docs,
+    )
+
+
+def bench_ablation(home: Path, seconds: float, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench ablation`` (tables and the plot)."""
+    doc = ablation.run_ablation(home, seconds, log=lambda s: print(s, file=sys.stderr))
+    text = ablation.ablation_tables(doc)
+    print(text)
+    figure = (docs.parent if docs is not None else out) / "ablation.png"
+    ablation.plot(doc, figure)
+    print(f"wrote {figure}", file=sys.stderr)
+    body = (
+        _header(f"Ablation: each optimisation off in turn (replay of {doc['events']:,} events)")
+        + f"\n![ablation]({figure.name})\n\n"
+        + text
+        + "\n"
+    )
+    _write("ablation", doc, body, out, docs)

@@ -1,0 +1,168 @@
+"""``liverec bench serve``: the HTTP service under load from wrk, every scenario in one run.
+
+One server process (or ``--workers`` processes), a fresh snapshot and a fresh SQLite event
+log in a scratch folder; wrk runs each scenario after a short warm-up. Ratios are computed
+against ``/healthz`` measured on the same server in the same run.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from liverec.bench import wrk
+from liverec.bench.report import table
+from liverec.bench.server import Server, call, prepare_home
+from liverec.data.sources import load_dataset
+from liverec.serving.snapshot import train_snapshot
+
+
+def lua_ids(name: str, ids: Sequence[str]) -> str:
+    """A Lua table literal ``name = {"a", "b", ...}``."""
+    return f"{name} = {{" + ", ".join(f'"{i}"' for i in ids) + "}\n"
+
+
+def scenarios(
+    users: Sequence[str], items: Sequence[str], connections: int, warm_users: int = 100
+) -> list[wrk.Scenario]:
+    """The standard scenarios: floor, warm and cold recommendations, similar, ingest."""
+    pick_user = "users[(counter * 7919) % #users + 1]"
+    pick_item = "items[(counter * 104729) % #items + 1]"
+    rec_path = '"/v1/users/" .. ' + pick_user + ' .. "/recommendations?k=10"'
+    ids = lua_ids("users", users) + lua_ids("items", items)
+    warm_ids = lua_ids("users", users[:warm_users]) + lua_ids("items", items)
+    event = (
+        '\'{"user_id": "bench-\' .. ((counter * 31) % 5000) .. \'", "item_id": "\' .. '
+        + "items[(counter * 104729 + k) % #items + 1]"
+        + ' .. \'", "type": "view"}\''
+    )
+    batch_body = (
+        "(function() local parts = {} for k = 1, 100 do parts[k] = "
+        + event
+        + ' end return \'{"events": [\' .. table.concat(parts, ",") .. "]}" end)()'
+    )
+    one_body = "(function() local k = 0 return " + event + " end)()"
+
+    def sc(name: str, lua: str, preamble: str = ids, events: int = 0) -> wrk.Scenario:
+        return wrk.Scenario(name, lua, connections, events_per_request=events, preamble=preamble)
+
+    return [
+        sc("healthz", wrk.get('"/healthz"')),
+        sc("recommendations, warm cache", wrk.get(rec_path), preamble=warm_ids),
+        sc("recommendations, cold (no cache)", wrk.get(rec_path, {"Cache-Control": "no-cache"})),
+        sc("similar items", wrk.get('"/v1/items/" .. ' + pick_item + ' .. "/similar?k=10"')),
+        sc("POST /v1/events, batch of 1", wrk.post_json(one_body), events=1),
+        sc("POST /v1/events, batch of 100", wrk.post_json(batch_body), events=100),
+    ]
+
+
+@dataclass
+class ServeBench:
+    """Settings of one ``bench serve`` run."""
+
+    seconds: float = 8.0
+    warmup: float = 2.0
+    connections: int = 32
+    # One wrk thread: on 2 cores a second one competes with the server for CPU and inflated
+    # the measured p99 from 32 ms to 187 ms at the same throughput.
+    threads: int = 1
+    workers: int = 1
+    paced_share: float = 0.5  # paced run offers this share of the cold maximum
+    only: tuple[str, ...] = ()  # scenario name prefixes to run (empty: all)
+
+
+def run_serve(
+    source_home: Path,
+    bench: ServeBench,
+    env: dict[str, str] | None = None,
+    log: Callable[[str], None] = print,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Start a server, run every scenario, return the results (JSON-able)."""
+    dataset = load_dataset("ml-100k", source_home)
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        home = prepare_home(source_home, Path(tmp) / "home")
+        train_snapshot(dataset, [], home / "snapshots" / "ml-100k", log=lambda *_: None)
+        server = Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers, env)
+        with server:
+            return _run_all(server, dataset.users.raw_ids, dataset.items.raw_ids, bench, log)
+
+
+def _run_all(
+    server: Server,
+    users: Sequence[str],
+    items: Sequence[str],
+    bench: ServeBench,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    results: list[wrk.LoadResult] = []
+    for sc in scenarios(users, items, bench.connections):
+        if bench.only and not sc.name.startswith(bench.only):
+            continue
+        if bench.warmup > 0:
+            wrk.run(server.url, sc, bench.warmup, bench.threads)
+        r = wrk.run(server.url, sc, bench.seconds, bench.threads)
+        log(f"  {sc.name}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
+        results.append(r)
+        if sc.name.startswith("recommendations, cold") and bench.paced_share > 0:
+            # Latency below saturation: each connection waits so that the offered rate is
+            # ``paced_share`` of the maximum just measured (closed loop, wrk's delay()).
+            rate = max(1.0, r.rps * bench.paced_share)
+            paced = wrk.Scenario(
+                f"recommendations, cold, paced to {rate:,.0f} req/s",
+                sc.lua_request,
+                sc.connections,
+                delay_ms=1e3 * sc.connections / rate,
+                preamble=sc.preamble,
+            )
+            pr = wrk.run(server.url, paced, bench.seconds, bench.threads)
+            log(
+                f"  {paced.name}: {pr.rps:,.0f} req/s, p50 {pr.p50_ms:.2f} ms, "
+                f"p99 {pr.p99_ms:.2f} ms"
+            )
+            results.append(pr)
+    health = call(server.url + "/healthz")[1]
+    return {
+        "settings": {
+            "seconds": bench.seconds,
+            "warmup": bench.warmup,
+            "connections": bench.connections,
+            "wrk_threads": bench.threads,
+            "workers": bench.workers,
+        },
+        "model_version": health["model_version"],
+        "results": [r.to_json() for r in results],
+    }
+
+
+def serve_table(doc: dict[str, Any]) -> str:
+    """Markdown table of a ``run_serve`` result, with the ratio to /healthz."""
+    res = doc["results"]
+    floor = next((r["rps"] for r in res if r["scenario"] == "healthz"), None)
+    rows = []
+    for r in res:
+        events = f"{r['events_per_s']:,.0f}" if "events_per_s" in r else ""
+        ratio = f"{r['rps'] / floor:.2f}" if floor else ""
+        rows.append(
+            [
+                r["scenario"],
+                f"{r['rps']:,.0f}",
+                events,
+                f"{r['p50_ms']:.2f}",
+                f"{r['p95_ms']:.2f}",
+                f"{r['p99_ms']:.2f}",
+                str(r["errors"]),
+                ratio,
+            ]
+        )
+    header = ["scenario", "req/s", "events/s", "p50 ms", "p95 ms", "p99 ms", "errors", "x /healthz"]
+    return table(rows, header)
+
+
+def now() -> str:
+    """Timestamp for file names."""
+    return time.strftime("%Y%m%dT%H%M%S")
