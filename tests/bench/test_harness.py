@@ -83,6 +83,7 @@ def test_a_short_serve_run_measures_every_selected_scenario(
         warmup=0,
         connections=4,
         paced_share=0.5,
+        repeats=1,
         only=("healthz", "recommendations, cold", "POST /v1/events, batch of 100"),
     )
     doc = run_serve(session_home, bench, log=lambda _: None, workdir=tmp_path)

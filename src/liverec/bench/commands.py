@@ -42,7 +42,8 @@ def bench_serve(home: Path, bench: serve.ServeBench, out: Path, docs: Path | Non
     doc = serve.run_serve(home, bench, log=lambda s: print(s, file=sys.stderr))
     text = serve.serve_table(doc)
     print(text)
-    body = _header(f"Service under load ({bench.workers} worker(s))") + "\n" + text + "\n"
+    workers = f"{bench.workers} worker" + ("s" if bench.workers > 1 else "")
+    body = _header(f"Service under load ({workers})") + "\n" + text + "\n"
     _write(f"serve-{bench.workers}w", doc, body, out, docs)
 
 

@@ -8,9 +8,8 @@ against ``/healthz`` measured on the same server in the same run.
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +72,7 @@ class ServeBench:
     workers: int = 1
     paced_share: float = 0.5  # paced run offers this share of the cold maximum
     only: tuple[str, ...] = ()  # scenario name prefixes to run (empty: all)
+    repeats: int = 3  # runs per scenario; the median run (by req/s) is reported
 
 
 def run_serve(
@@ -105,7 +105,7 @@ def _run_all(
             continue
         if bench.warmup > 0:
             wrk.run(server.url, sc, bench.warmup, bench.threads)
-        r = wrk.run(server.url, sc, bench.seconds, bench.threads)
+        r = _median_run(server.url, sc, bench)
         log(f"  {sc.name}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
         results.append(r)
         if sc.name.startswith("recommendations, cold") and bench.paced_share > 0:
@@ -119,7 +119,7 @@ def _run_all(
                 delay_ms=1e3 * sc.connections / rate,
                 preamble=sc.preamble,
             )
-            pr = wrk.run(server.url, paced, bench.seconds, bench.threads)
+            pr = _median_run(server.url, paced, bench)
             log(
                 f"  {paced.name}: {pr.rps:,.0f} req/s, p50 {pr.p50_ms:.2f} ms, "
                 f"p99 {pr.p99_ms:.2f} ms"
@@ -133,10 +133,21 @@ def _run_all(
             "connections": bench.connections,
             "wrk_threads": bench.threads,
             "workers": bench.workers,
+            "repeats": bench.repeats,
         },
         "model_version": health["model_version"],
         "results": [r.to_json() for r in results],
     }
+
+
+def _median_run(url: str, sc: wrk.Scenario, bench: ServeBench) -> wrk.LoadResult:
+    """Run ``bench.repeats`` times; the run with the median throughput, with the spread."""
+    runs = sorted(
+        (wrk.run(url, sc, bench.seconds, bench.threads) for _ in range(max(1, bench.repeats))),
+        key=lambda r: r.rps,
+    )
+    mid = runs[len(runs) // 2]
+    return replace(mid, rps_range=(runs[0].rps, runs[-1].rps))
 
 
 def serve_table(doc: dict[str, Any]) -> str:
@@ -147,10 +158,12 @@ def serve_table(doc: dict[str, Any]) -> str:
     for r in res:
         events = f"{r['events_per_s']:,.0f}" if "events_per_s" in r else ""
         ratio = f"{r['rps'] / floor:.2f}" if floor else ""
+        spread = f"{r['rps_min']:,.0f}-{r['rps_max']:,.0f}" if "rps_min" in r else ""
         rows.append(
             [
                 r["scenario"],
                 f"{r['rps']:,.0f}",
+                spread,
                 events,
                 f"{r['p50_ms']:.2f}",
                 f"{r['p95_ms']:.2f}",
@@ -159,10 +172,15 @@ def serve_table(doc: dict[str, Any]) -> str:
                 ratio,
             ]
         )
-    header = ["scenario", "req/s", "events/s", "p50 ms", "p95 ms", "p99 ms", "errors", "x /healthz"]
+    header = [
+        "scenario",
+        "req/s",
+        "req/s range",
+        "events/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "x /healthz",
+    ]
     return table(rows, header)
-
-
-def now() -> str:
-    """Timestamp for file names."""
-    return time.strftime("%Y%m%dT%H%M%S")

@@ -80,6 +80,7 @@ class LoadResult:
     max_ms: float
     events_per_request: int = 0
     delay_ms: float = 0.0
+    rps_range: tuple[float, float] | None = None  # slowest and fastest of repeated runs
 
     @property
     def rps(self) -> float:
@@ -104,6 +105,8 @@ class LoadResult:
             out["events_per_s"] = round(self.rps * self.events_per_request, 1)
         if self.delay_ms:
             out["delay_ms"] = self.delay_ms
+        if self.rps_range is not None:
+            out["rps_min"], out["rps_max"] = (round(x, 1) for x in self.rps_range)
         return out
 
 
