@@ -55,12 +55,20 @@ def two_groups() -> Interactions:
 
 
 @pytest.fixture(scope="session")
-def snapshot_dir(ml100k: Dataset, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def models_dir(session_home: Path) -> Path:
+    """Exported text encoders and cached item embeddings, shared by the session."""
+    return session_home / "models"
+
+
+@pytest.fixture(scope="session")
+def snapshot_dir(
+    ml100k: Dataset, tmp_path_factory: pytest.TempPathFactory, models_dir: Path
+) -> Path:
     """A snapshot trained once per session on ML-100K (no logged events)."""
     from liverec.serving.snapshot import train_snapshot
 
     root = tmp_path_factory.mktemp("snapshots") / "ml-100k"
-    return train_snapshot(ml100k, [], root, log=lambda *_: None)
+    return train_snapshot(ml100k, [], root, log=lambda *_: None, models_dir=models_dir)
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     results = []
     for mode in modes:
         print(f"  {mode} ...", file=sys.stderr, flush=True)
-        results.append(replay(dataset, split, mode, retrain_every=args.retrain_every))
+        results.append(
+            replay(
+                dataset,
+                split,
+                mode,
+                retrain_every=args.retrain_every,
+                models_dir=_settings().models_dir,
+            )
+        )
     print(f"\nreplay protocol, {split.n_stream:,} events, top-10 shown before each event\n")
     print(format_replay(results))
     if args.json:
@@ -108,10 +116,40 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cold(args: argparse.Namespace) -> int:
+    """Cold-start protocols: held-out items, users with 1/3/5 events."""
+    from liverec.data.sources import load_dataset
+    from liverec.eval.coldstart import cold_items, cold_users, format_cold
+
+    settings = _settings()
+    dataset = load_dataset(args.dataset, settings.home)
+
+    def progress(s: str) -> None:
+        print(s, file=sys.stderr)
+
+    doc: dict[str, object] = {"dataset": dataset.name, "protocol": args.protocol}
+    if args.protocol == "cold-items":
+        res = cold_items(dataset, log=progress, models_dir=settings.models_dir)
+        print(format_cold("cold items: 10% of items held out of training", res))
+        doc["results"] = [r.to_json() for r in res]
+    else:
+        by_size = cold_users(dataset, log=progress, models_dir=settings.models_dir)
+        for n, res in by_size.items():
+            print(format_cold(f"\ncold users: first {n} event(s) known", res))
+        doc["results"] = {str(n): [r.to_json() for r in res] for n, res in by_size.items()}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=2))
+        print(f"\nwrote {args.json}", file=sys.stderr)
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run an offline protocol and print one table."""
     if args.protocol == "replay":
         return cmd_replay(args)
+    if args.protocol in ("cold-items", "cold-users"):
+        return cmd_cold(args)
     from liverec.data.sources import load_dataset
     from liverec.eval.offline import dump_recs, dump_targets, evaluate, format_table
     from liverec.models.registry import model_class, parse_model_list
@@ -184,7 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(settings.dataset, settings.home)
     with open_event_log(settings.event_log_url) as event_log:
         entries = _all_entries(event_log)
-    path = train_snapshot(dataset, entries, settings.snapshots)
+    path = train_snapshot(dataset, entries, settings.snapshots, models_dir=settings.models_dir)
     for old in prune_snapshots(settings.snapshots, keep=args.keep):
         print(f"removed old snapshot {old.name}")
     print(f"snapshot: {path}")
@@ -244,8 +282,49 @@ def cmd_bench(args: argparse.Namespace) -> int:
         commands.bench_freshness(home, args.events, args.out, docs)
     elif args.bench == "naive":
         commands.bench_naive(home, args.requests, args.out, docs)
+    elif args.bench == "content":
+        commands.bench_content(home, args.seconds, args.out, docs)
+    elif args.bench == "encoder":
+        from liverec.bench.encoder import EncoderBench
+
+        encoder = EncoderBench(items=args.items, calls=args.calls)
+        commands.bench_encoder(home, encoder, args.out, docs)
     else:
         commands.bench_ablation(home, args.seconds, args.out, docs)
+    return 0
+
+
+def cmd_catalog_dupes(args: argparse.Namespace) -> int:
+    """List near-duplicate catalog items (SimHash of their text embeddings)."""
+    import numpy as np
+
+    from liverec.features.fingerprint import hyperplanes, near_duplicates, simhash
+    from liverec.serving.snapshot import latest_snapshot, load_snapshot
+
+    settings = _settings(dataset=args.dataset)
+    path = latest_snapshot(settings.snapshots)
+    if path is None:
+        raise LiverecError(f"no snapshot under {settings.snapshots}; run: liverec train")
+    snap = load_snapshot(path)
+    if snap.item_vectors is None:
+        raise LiverecError(f"snapshot {path.name} has no text embeddings (trained without text)")
+    vectors = snap.item_vectors
+    fingerprints = simhash(vectors, hyperplanes(vectors.shape[1]))
+    pairs = near_duplicates(fingerprints, args.max_bits)
+    catalog = snap.data.catalog
+    print(
+        f"{len(pairs)} near-duplicate pairs (SimHash within {args.max_bits} of 64 bits) "
+        f"among {len(catalog):,} items, snapshot {path.name}\n"
+    )
+    print("| item | title | item | title | bits | cosine |")
+    print("|---|---|---|---|---:|---:|")
+    for p in pairs[: args.limit]:
+        a, b = catalog[p.first], catalog[p.second]
+        cos = float(np.dot(vectors[p.first], vectors[p.second]))
+        print(
+            f"| {a.item_id} | {a.display_title} | {b.item_id} | {b.display_title} | "
+            f"{p.distance} | {cos:.3f} |"
+        )
     return 0
 
 
@@ -280,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--dump-recs", type=Path, help="write DIR/<model>.tsv ranked lists")
     ev.add_argument(
         "--protocol",
-        choices=["leave-last-out", "replay"],
+        choices=["leave-last-out", "replay", "cold-items", "cold-users"],
         default="leave-last-out",
         help="replay: stream the last events by time through the live pipeline",
     )
@@ -311,6 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--log-level", default="info")
     se.set_defaults(func=cmd_serve)
 
+    cat = sub.add_parser("catalog", help="catalog tools")
+    csub = cat.add_subparsers(dest="catalog_command", required=True)
+    du = csub.add_parser("dupes", help="near-duplicate items by SimHash of text embeddings")
+    du.add_argument("--dataset", default="ml-100k")
+    du.add_argument("--max-bits", type=int, default=3, help="differing bits of 64 allowed")
+    du.add_argument("--limit", type=int, default=100, help="pairs to print")
+    du.set_defaults(func=cmd_catalog_dupes)
+
     be = sub.add_parser("bench", help="benchmarks (results to JSON and docs/benchmarks.md)")
     bsub = be.add_subparsers(dest="bench", required=True)
     for name, helptext in [
@@ -318,13 +405,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("freshness", "acknowledged event -> a recommendation that reflects it (1 and 2 workers)"),
         ("naive", "pipeline vs textbook per-request user-CF, same run"),
         ("ablation", "each optimisation off in turn: replay accuracy, latency; MMR curve"),
+        ("content", "recommendations with the content channel on vs off, same run"),
+        ("encoder", "text encoder runtimes: latency, throughput, cosine vs torch, size, load"),
     ]:
         b = bsub.add_parser(name, help=helptext)
         b.add_argument("--out", type=Path, default=Path("out/bench"), help="JSON results folder")
         b.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
         b.add_argument("--no-docs", action="store_true", help="do not update --docs")
         b.set_defaults(func=cmd_bench)
-        if name in ("serve", "ablation"):
+        if name in ("serve", "ablation", "content"):
             b.add_argument("--seconds", type=float, default=8.0, help="per load scenario")
         if name == "serve":
             b.add_argument("--connections", type=int, default=32)
@@ -333,6 +422,9 @@ def build_parser() -> argparse.ArgumentParser:
             b.add_argument("--events", type=int, default=300)
         if name == "naive":
             b.add_argument("--requests", type=int, default=300)
+        if name == "encoder":
+            b.add_argument("--items", type=_non_negative, default=0, help="catalog items (0: all)")
+            b.add_argument("--calls", type=int, default=300, help="single calls per runtime")
     return p
 
 

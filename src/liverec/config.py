@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         return self.home / "downloads"
 
     @property
+    def models_dir(self) -> Path:
+        """Exported encoders and cached item embeddings, shared by every training run."""
+        return self.home / "models"
+
+    @property
     def snapshots(self) -> Path:
         """Directory holding this dataset's versioned snapshots."""
         return self.snapshots_dir or self.home / "snapshots" / self.dataset

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import random
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ def server_home(session_home: Path, snapshot_dir: Path, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     shutil.copytree(session_home / "datasets", home / "datasets")
     shutil.copytree(snapshot_dir, home / "snapshots" / snapshot_dir.name)
+    # `liverec train` in these tests reuses the session's exported encoder and embeddings
+    (home / "models").symlink_to(session_home / "models", target_is_directory=True)
     return home
 
 
@@ -54,7 +57,7 @@ def test_kill_9_during_ingest_loses_no_acknowledged_event(server_home: Path) -> 
                     sent += 1
                     try:
                         status, body = call(server.url + "/v1/events", "POST", batch(n), timeout=5)
-                    except OSError:
+                    except (OSError, http.client.HTTPException):
                         return  # the server died mid-request: this batch was never acknowledged
                     if status == 200 and body["accepted"] == 5:
                         acked.append(n)

@@ -53,7 +53,13 @@ def live_server(
 ) -> Iterator[str]:
     """Base URL of a uvicorn server in a background thread, with its own home and event log."""
     home = tmp_path_factory.mktemp("e2e-home")
-    train_snapshot(ml100k, [], home / "snapshots" / ml100k.name, log=lambda *_: None)
+    train_snapshot(
+        ml100k,
+        [],
+        home / "snapshots" / ml100k.name,
+        log=lambda *_: None,
+        models_dir=session_home / "models",
+    )
     settings = Settings(
         home=home,
         dataset=ml100k.name,

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from liverec.data.dataset import Dataset
@@ -17,11 +19,13 @@ def test_the_cut_is_by_time_and_the_stream_is_in_time_order(ml100k: Dataset) -> 
 
 
 @pytest.mark.slow
-def test_online_updates_beat_the_frozen_model_and_retraining_swaps(ml100k: Dataset) -> None:
+def test_online_updates_beat_the_frozen_model_and_retraining_swaps(
+    ml100k: Dataset, models_dir: Path
+) -> None:
     split = time_cut(ml100k, 0.99)  # the last 1,000 events
-    frozen = replay(ml100k, split, "frozen")
-    online = replay(ml100k, split, "online")
-    retrain = replay(ml100k, split, "retrain", retrain_every=400)
+    frozen = replay(ml100k, split, "frozen", models_dir=models_dir)
+    online = replay(ml100k, split, "online", models_dir=models_dir)
+    retrain = replay(ml100k, split, "retrain", retrain_every=400, models_dir=models_dir)
     assert frozen.n_events == online.n_events == 1000
     assert online.hr > frozen.hr and online.ndcg > frozen.ndcg
     assert len(frozen.ingest_ms) == 0 and len(online.ingest_ms) == 1000

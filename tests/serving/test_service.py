@@ -119,7 +119,7 @@ def test_a_restart_replays_the_log_after_the_snapshot(
 
 @pytest.mark.slow
 def test_hot_swap_under_concurrent_requests_fails_nothing(
-    service: LiveService, ml100k: Dataset, tmp_path: Path
+    service: LiveService, ml100k: Dataset, tmp_path: Path, models_dir: Path
 ) -> None:
     service.ingest([click("196", "50")])
     errors: list[BaseException] = []
@@ -139,7 +139,9 @@ def test_hot_swap_under_concurrent_requests_fails_nothing(
     for t in threads:
         t.start()
     old = service.version
-    new_dir = train_snapshot(ml100k, service.log.read(0), tmp_path, log=lambda *_: None)
+    new_dir = train_snapshot(
+        ml100k, service.log.read(0), tmp_path, log=lambda *_: None, models_dir=models_dir
+    )
     assert service.reload(new_dir)
     time.sleep(0.3)
     stop.set()

@@ -41,10 +41,14 @@ def test_snapshot_round_trip_and_newest_first(snapshot_dir: Path, ml100k: Datase
     assert latest_snapshot(snapshot_dir.parent) == snapshot_dir
 
 
-def test_newest_snapshot_wins_and_old_ones_are_pruned(ml100k: Dataset, tmp_path: Path) -> None:
+def test_newest_snapshot_wins_and_old_ones_are_pruned(
+    ml100k: Dataset, tmp_path: Path, models_dir: Path
+) -> None:
     made = []
     for _ in range(3):
-        made.append(train_snapshot(ml100k, [], tmp_path, log=lambda *_: None))
+        made.append(
+            train_snapshot(ml100k, [], tmp_path, log=lambda *_: None, models_dir=models_dir)
+        )
         time.sleep(0.01)
     assert latest_snapshot(tmp_path) == made[-1] and list_snapshots(tmp_path) == sorted(made)
     (tmp_path / ".tmp-half-written").mkdir()  # an interrupted write is never picked

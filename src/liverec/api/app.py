@@ -36,7 +36,13 @@ def open_service(settings: Settings, event_log: EventLog | None = None) -> LiveS
     if path is None:
         log.info("no snapshot under %s: training one", settings.snapshots)
         dataset = load_dataset(settings.dataset, settings.home)
-        path = train_snapshot(dataset, _all_entries(log_), settings.snapshots, log=log.info)
+        path = train_snapshot(
+            dataset,
+            _all_entries(log_),
+            settings.snapshots,
+            log=log.info,
+            models_dir=settings.models_dir,
+        )
     return LiveService.open(path, log_, settings.service)
 
 

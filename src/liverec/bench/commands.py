@@ -7,16 +7,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from liverec.bench import ablation, freshness, naive, serve
+from liverec.bench import ablation, encoder, freshness, naive, serve
 from liverec.bench.report import machine, table, update_section, write_json
+from liverec.features.text import RUNTIMES
 
 
 def _command() -> str:
     return "liverec " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
+_MACHINE: dict[str, Any] = {}
+
+
+def _before_run() -> None:
+    """Remember the machine's state (load average) before a benchmark starts."""
+    _MACHINE.clear()
+    _MACHINE.update(machine())
+
+
 def _header(title: str) -> str:
-    m = machine()
+    m = _MACHINE or machine()
     return (
         f"### {title}\n\n```\n{_command()}\n```\n\n"
         f"Measured {m['when']} on {m['cpus']} CPU cores (load average before the run: "
@@ -34,6 +44,7 @@ def _write(name: str, doc: dict[str, Any], body: str, out: Path, docs: Path | No
 
 def bench_serve(home: Path, bench: serve.ServeBench, out: Path, docs: Path | None) -> None:
     """Run and record ``bench serve``."""
+    _before_run()
     print(
         f"bench serve: {bench.workers} worker(s), {bench.connections} connections, "
         f"{bench.seconds:g} s per scenario",
@@ -49,6 +60,7 @@ def bench_serve(home: Path, bench: serve.ServeBench, out: Path, docs: Path | Non
 
 def bench_freshness(home: Path, events: int, out: Path, docs: Path | None) -> None:
     """Run and record ``bench freshness`` for one and two workers."""
+    _before_run()
     results = []
     for workers in (1, 2):
         print(f"bench freshness: {workers} worker(s), {events} events", file=sys.stderr)
@@ -98,6 +110,7 @@ def bench_freshness(home: Path, events: int, out: Path, docs: Path | None) -> No
 
 def bench_naive(home: Path, requests: int, out: Path, docs: Path | None) -> None:
     """Run and record ``bench naive``."""
+    _before_run()
     doc = naive.run_naive(home, requests, log=lambda s: print(s, file=sys.stderr))
     r = doc["results"]
     labels = {
@@ -128,6 +141,7 @@ def bench_naive(home: Path, requests: int, out: Path, docs: Path | None) -> None
 
 def bench_ablation(home: Path, seconds: float, out: Path, docs: Path | None) -> None:
     """Run and record ``bench ablation`` (tables and the plot)."""
+    _before_run()
     doc = ablation.run_ablation(home, seconds, log=lambda s: print(s, file=sys.stderr))
     text = ablation.ablation_tables(doc)
     print(text)
@@ -141,3 +155,45 @@ def bench_ablation(home: Path, seconds: float, out: Path, docs: Path | None) -> 
         + "\n"
     )
     _write("ablation", doc, body, out, docs)
+
+
+def bench_encoder(home: Path, bench: encoder.EncoderBench, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench encoder``."""
+    _before_run()
+    print(
+        f"bench encoder: {', '.join(RUNTIMES)} at {bench.threads} thread(s)",
+        file=sys.stderr,
+    )
+    doc = encoder.run_encoder(home, bench, log=lambda s: print(s, file=sys.stderr))
+    text = encoder.encoder_tables(doc)
+    print(text)
+    body = _header("Text encoder: torch vs ONNX fp32 vs ONNX int8 (all-MiniLM-L6-v2)")
+    _write("encoder", doc, body + "\n" + text, out, docs)
+
+
+def bench_content(home: Path, seconds: float, out: Path, docs: Path | None) -> None:
+    """Recommendations with the content channel on vs off, two servers, same run."""
+    _before_run()
+    bench = serve.ServeBench(
+        seconds=seconds, warmup=1.0, paced_share=0.5, only=("recommendations",)
+    )
+    variants = {
+        "content on": {},
+        "content off": {"LIVEREC_SERVICE__PIPELINE__DISABLED": '["content"]'},
+    }
+    doc = serve.run_variants(home, bench, variants, log=lambda s: print(s, file=sys.stderr))
+    rows = [
+        [
+            r["scenario"],
+            r["variant"],
+            f"{r['rps']:,.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            str(r["errors"]),
+        ]
+        for r in sorted(doc["results"], key=lambda r: (r["scenario"], r["variant"]))
+    ]
+    text = table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
+    print(text)
+    title = "Content channel on vs off (two servers, alternating, same run)"
+    _write("content", doc, _header(title) + "\n" + text + "\n", out, docs)

@@ -100,7 +100,13 @@ def run_freshness(
     dataset = load_dataset("ml-100k", source_home)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         home = prepare_home(source_home, Path(tmp) / "home")
-        train_snapshot(dataset, [], home / "snapshots" / "ml-100k", log=lambda *_: None)
+        train_snapshot(
+            dataset,
+            [],
+            home / "snapshots" / "ml-100k",
+            log=lambda *_: None,
+            models_dir=source_home / "models",
+        )
         with Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers) as server:
             result = measure(server.port, list(dataset.users.raw_ids), bench)
     log(

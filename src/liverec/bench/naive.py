@@ -67,7 +67,9 @@ def run_naive(
     usercf = UserCF().fit(it)
     config = ServiceConfig(cache=CacheConfig(enabled=False))
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        snap = train_snapshot(dataset, [], Path(tmp) / "s", log=lambda *_: None)
+        snap = train_snapshot(
+            dataset, [], Path(tmp) / "s", log=lambda *_: None, models_dir=source_home / "models"
+        )
         service = LiveService(
             Runtime.build(load_snapshot(snap), config),
             open_event_log("memory://"),

@@ -86,7 +86,13 @@ def run_serve(
     dataset = load_dataset("ml-100k", source_home)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         home = prepare_home(source_home, Path(tmp) / "home")
-        train_snapshot(dataset, [], home / "snapshots" / "ml-100k", log=lambda *_: None)
+        train_snapshot(
+            dataset,
+            [],
+            home / "snapshots" / "ml-100k",
+            log=lambda *_: None,
+            models_dir=source_home / "models",
+        )
         server = Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers, env)
         with server:
             return _run_all(server, dataset.users.raw_ids, dataset.items.raw_ids, bench, log)
@@ -148,6 +154,77 @@ def _median_run(url: str, sc: wrk.Scenario, bench: ServeBench) -> wrk.LoadResult
     )
     mid = runs[len(runs) // 2]
     return replace(mid, rps_range=(runs[0].rps, runs[-1].rps))
+
+
+def run_variants(
+    source_home: Path,
+    bench: ServeBench,
+    variants: dict[str, dict[str, str]],
+    log: Callable[[str], None] = print,
+    workdir: Path | None = None,
+) -> dict[str, Any]:
+    """Servers that differ only in ``variants`` (env overrides), measured in turns, same run.
+
+    Every server is started first; then each scenario runs on each variant in turn,
+    ``bench.repeats`` times, so machine noise falls on all of them alike. With
+    ``bench.paced_share`` > 0, the cold scenario is also run paced at that share of the
+    slowest variant's throughput, the same offered rate for every variant.
+    """
+    dataset = load_dataset("ml-100k", source_home)
+    runs: dict[tuple[str, str], list[wrk.LoadResult]] = {}
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        home = prepare_home(source_home, Path(tmp) / "home")
+        train_snapshot(
+            dataset,
+            [],
+            home / "snapshots" / "ml-100k",
+            log=lambda *_: None,
+            models_dir=source_home / "models",
+        )
+        servers = {
+            name: Server(home, f"sqlite:///{Path(tmp) / f'events-{i}.db'}", bench.workers, env)
+            for i, (name, env) in enumerate(variants.items())
+        }
+        chosen = [
+            sc
+            for sc in scenarios(dataset.users.raw_ids, dataset.items.raw_ids, bench.connections)
+            if not bench.only or sc.name.startswith(bench.only)
+        ]
+        try:
+            for s in servers.values():
+                s.start()
+            for sc in chosen:
+                for s in servers.values():
+                    wrk.run(s.url, sc, bench.warmup, bench.threads)
+                for _ in range(bench.repeats):
+                    for name, s in servers.items():
+                        r = wrk.run(s.url, sc, bench.seconds, bench.threads)
+                        runs.setdefault((sc.name, name), []).append(r)
+                if sc.name.startswith("recommendations, cold") and bench.paced_share > 0:
+                    slowest = min(
+                        sorted(x.rps for x in runs[(sc.name, n)])[bench.repeats // 2]
+                        for n in servers
+                    )
+                    rate = max(1.0, slowest * bench.paced_share)
+                    paced = replace(
+                        sc,
+                        name=f"{sc.name}, paced to {rate:,.0f} req/s",
+                        delay_ms=1e3 * sc.connections / rate,
+                    )
+                    for _ in range(bench.repeats):
+                        for name, s in servers.items():
+                            r = wrk.run(s.url, paced, bench.seconds, bench.threads)
+                            runs.setdefault((paced.name, name), []).append(r)
+        finally:
+            for s in servers.values():
+                s.stop()
+    results = []
+    for (scenario, name), rs in runs.items():
+        rs.sort(key=lambda r: r.rps)
+        mid = replace(rs[len(rs) // 2], rps_range=(rs[0].rps, rs[-1].rps))
+        log(f"  {scenario} [{name}]: {mid.rps:,.0f} req/s, p99 {mid.p99_ms:.2f} ms")
+        results.append({"variant": name, **mid.to_json()})
+    return {"variants": variants, "results": results}
 
 
 def serve_table(doc: dict[str, Any]) -> str:

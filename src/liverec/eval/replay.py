@@ -131,17 +131,25 @@ def replay(
     train_config: TrainConfig | None = None,
     workdir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    models_dir: Path | None = None,
 ) -> ReplayResult:
-    """Replay ``split.stream`` through a live service in ``mode`` and score every list."""
+    """Replay ``split.stream`` through a live service in ``mode`` and score every list.
+
+    ``models_dir`` caches the exported text encoder and item embeddings across runs.
+    """
     config = service_config or replay_config()
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         root = Path(tmp) / "snapshots"
-        snap_dir = train_snapshot(split.train, [], root, train_config, log=lambda *_: None)
+        snap_dir = train_snapshot(
+            split.train, [], root, train_config, log=lambda *_: None, models_dir=models_dir
+        )
         # The durable SQLite log, as in production, so ingest times include the commit.
         log = open_event_log(f"sqlite:///{Path(tmp) / 'events.db'}")
         service = LiveService(Runtime.build(load_snapshot(snap_dir), config), log, root, config)
         try:
-            return _walk(dataset, split, mode, service, k, retrain_every, train_config, progress)
+            return _walk(
+                dataset, split, mode, service, k, retrain_every, train_config, progress, models_dir
+            )
         finally:
             log.close()
 
@@ -155,6 +163,7 @@ def _walk(
     retrain_every: int,
     train_config: TrainConfig | None,
     progress: Callable[[int, int], None] | None,
+    models_dir: Path | None,
 ) -> ReplayResult:
     it = dataset.interactions
     users, items = dataset.users.raw_ids, dataset.items.raw_ids
@@ -185,6 +194,7 @@ def _walk(
                     service.snapshots,
                     train_config,
                     log=lambda *_: None,
+                    models_dir=models_dir,
                 )
                 service.reload(new_dir)
                 result.retrain_s.append(time.perf_counter() - t0)

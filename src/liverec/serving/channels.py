@@ -187,32 +187,88 @@ class PopularChannel:
 
 
 class NewItemsChannel:
-    """Items added since the snapshot, ranked by genre overlap with the user's recent history.
+    """Items added to the catalog since the snapshot.
 
-    A brand-new item has no interactions for the collaborative channels to find; this keeps it
-    recommendable from its first request.
+    The collaborative channels cannot see them yet; this ranks them by text similarity to the
+    user's profile when there is one (the content channel runs first), else by genre overlap
+    with the recent history, so a brand-new item is recommendable from its first request.
     """
 
     name = "new"
 
-    def __init__(self, state: OnlineState, window: int) -> None:
+    def __init__(self, state: OnlineState, window: int, uninteracted: bool = False) -> None:
         self.state = state
         self.window = window
+        self.uninteracted = uninteracted  # also catalog items that never had an interaction
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
-        """New allowed items; score = share of the item's genres found in recent history (+0.1)."""
-        new = [i for i in self.state.new_items if ctx.allowed[i]]
-        if not new:
+        """New allowed items: content cosine with the profile, else genre share (+0.1)."""
+        pool = self.state.new_items
+        if self.uninteracted:
+            pool = self.state.uninteracted + pool
+        new = np.asarray([i for i in pool if ctx.allowed[i]], np.int64)
+        if not len(new):
             return Retrieved.empty()
-        catalog = self.state.catalog
-        liked: dict[str, int] = {}
-        for j in ctx.history.items[-self.window :].tolist():
-            for g in catalog[j].genres:
-                liked[g] = liked.get(g, 0) + 1
-        total = max(1, sum(liked.values()))
-        scores = np.array(
-            [0.1 + sum(liked.get(g, 0) for g in catalog[i].genres) / total for i in new],
-            np.float32,
-        )
+        profile = ctx.scratch.get("profile")
+        vectors = self.state.vectors
+        if profile is not None and vectors is not None:
+            scores = (vectors.matrix[new] @ profile).astype(np.float32)
+        else:
+            catalog = self.state.catalog
+            liked: dict[str, int] = {}
+            for j in ctx.history.items[-self.window :].tolist():
+                for g in catalog[j].genres:
+                    liked[g] = liked.get(g, 0) + 1
+            total = max(1, sum(liked.values()))
+            scores = np.array(
+                [0.1 + sum(liked.get(g, 0) for g in catalog[i].genres) / total for i in new],
+                np.float32,
+            )
         order = np.argsort(-scores, kind="stable")[:n]
-        return Retrieved(np.asarray(new, np.int64)[order], scores[order])
+        return Retrieved(new[order], scores[order])
+
+
+class ContentChannel:
+    """Items whose text embedding is closest to the user's profile.
+
+    The profile is the recency-weighted mean of the embeddings of the user's recent items,
+    computed once per user and event count: it follows every event, and needs no interaction
+    data for an item, so it reaches items added a minute ago and users with one click.
+    """
+
+    name = "content"
+
+    def __init__(
+        self, state: OnlineState, window: int, decay: float, cache_size: int = 10_000
+    ) -> None:
+        self.state = state
+        self.window = window
+        self.decay = decay
+        self._profiles: OrderedDict[tuple[int, int], FloatArray | None] = OrderedDict()
+        self._cache_size = cache_size
+
+    def profile(self, ctx: Context) -> FloatArray | None:
+        """The user's profile vector (None without history or text)."""
+        vectors = self.state.vectors
+        if vectors is None or ctx.uidx is None or not len(ctx.history.items):
+            return None
+        key = (ctx.uidx, ctx.history.event_count)
+        if key in self._profiles:
+            return self._profiles[key]
+        recent = ctx.history.items[-self.window :]
+        uniq, first = np.unique(recent[::-1], return_index=True)
+        weights = np.power(self.decay, first).astype(np.float32)
+        p = vectors.profile(uniq, weights)
+        self._profiles[key] = p
+        if len(self._profiles) > self._cache_size:
+            self._profiles.popitem(last=False)
+        return p
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """Cosine of every item vector with the profile (exact: one mat-vec)."""
+        p = self.profile(ctx)
+        vectors = self.state.vectors
+        if p is None or vectors is None:
+            return Retrieved.empty()
+        ctx.scratch["profile"] = p
+        return best_allowed(vectors.codes @ vectors.encode_query(p), ctx.allowed, n)

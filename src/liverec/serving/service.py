@@ -23,11 +23,13 @@ from liverec.core.types import EventType
 from liverec.data.dataset import Item
 from liverec.events.schema import Event, LoggedEvent
 from liverec.events.store import EventLog
+from liverec.features.content import ItemVectors
 from liverec.features.online import OnlineConfig, OnlineState
 from liverec.serving.cache import CacheConfig, ResultCache
 from liverec.serving.channels import (
     ALSChannel,
     Channel,
+    ContentChannel,
     ItemCFChannel,
     NewItemsChannel,
     PopularChannel,
@@ -84,19 +86,28 @@ class Runtime:
     def build(cls, snapshot: Snapshot, config: ServiceConfig) -> Runtime:
         """Wire channels and pipeline over a fresh online state."""
         icf = snapshot.itemcf
+        vectors = (
+            None
+            if snapshot.item_vectors is None
+            else ItemVectors(snapshot.item_vectors, search_dims=config.pipeline.content_search_dims)
+        )
+        encoder = snapshot.encoder
         state = OnlineState(
             snapshot.data,
             snapshot.cooccurrence,
             snapshot.last_seq,
             config.online,
             similarity=(icf.alpha, icf.shrink),
+            vectors=vectors,
+            embed=None if encoder is None else (lambda item: encoder().encode_one(item.text())),
         )
         window = config.pipeline.history_window
         channels: list[Channel] = [
             ItemCFChannel(state, snapshot.itemcf, window),
             ALSChannel(snapshot.als, snapshot.als_index, state),
+            ContentChannel(state, window, icf.recency_decay),
             TrendingChannel(state),
-            NewItemsChannel(state, window),
+            NewItemsChannel(state, window, config.pipeline.explore_cold_catalog),
         ]
         pipeline = Pipeline(state, channels, PopularChannel(snapshot.pop), config.pipeline)
         similar = SimilarItems(state, snapshot.itemcf, snapshot.als.item_factors, pipeline.genres)

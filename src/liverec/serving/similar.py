@@ -11,8 +11,10 @@ from liverec.features.genres import GenreIndex
 from liverec.features.online import OnlineState
 from liverec.models.itemcf import ItemCFConfig
 
-# Collaborative evidence first; genres keep brand-new items (no interactions yet) answerable.
-WEIGHTS = {"cf": 0.6, "als": 0.3, "genre": 0.1}
+# Collaborative evidence first, then text, then genres. Each candidate's blend is divided by
+# the weights of the evidence that exists for it, so an item without interactions (a new one)
+# competes on text and genres instead of being pushed down by zeros it cannot help.
+WEIGHTS = {"cf": 0.45, "als": 0.2, "content": 0.3, "genre": 0.05}
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class SimilarItems:
         genres: GenreIndex,
     ) -> None:
         self.state = state
+        self.collaborative = np.asarray(state.cooccurrence.item_users > 0)  # at snapshot time
         self.itemcf = itemcf
         norms = np.linalg.norm(item_factors, axis=1, keepdims=True)
         self.unit_factors = (item_factors / np.maximum(norms, 1e-12)).astype(np.float32)
@@ -51,24 +54,35 @@ class SimilarItems:
         state = self.state
         n = state.n_items
         c = self.itemcf
+        parts: dict[str, NDArray[np.float32]] = {}
+        present: dict[str, NDArray[np.bool_]] = {}
         rows = state.cooccurrence.similarity_rows(np.array([item]), c.alpha, c.shrink, 0)
-        parts = {"cf": _unit_max(rows[0])}
-        if item < len(self.unit_factors):
+        has_events = state.cooccurrence.item_users[:n] > 0
+        if has_events[item]:
+            parts["cf"] = _unit_max(rows[0])
+            present["cf"] = has_events
+        if item < len(self.unit_factors) and self.collaborative[item]:
             als = np.zeros(n, np.float32)
-            als[: len(self.unit_factors)] = np.maximum(
-                self.unit_factors @ self.unit_factors[item], 0
-            )
+            m = len(self.unit_factors)
+            als[:m] = np.maximum(self.unit_factors @ self.unit_factors[item], 0)
             parts["als"] = _unit_max(als)
+            present["als"] = np.r_[self.collaborative[:m], np.zeros(n - m, bool)]
+        vectors = state.vectors
+        if vectors is not None and np.any(vectors.matrix[item]):
+            parts["content"] = np.maximum(vectors.matrix @ vectors.matrix[item], 0)
+            present["content"] = np.abs(vectors.matrix).sum(axis=1) > 0
         self.genres.refresh(state.catalog, state.catalog_version)
         g, sizes = self.genres.dense, self.genres.sizes
         inter = g @ g[item]
         union = sizes + sizes[item] - inter
-        parts["genre"] = np.divide(inter, union, out=np.zeros(n), where=union > 0).astype(
-            np.float32
-        )
+        parts["genre"] = np.divide(inter, union, out=np.zeros(n, np.float32), where=union > 0)
+        present["genre"] = np.ones(n, bool)
         score = np.zeros(n, np.float32)
+        weight = np.zeros(n, np.float32)
         for name, v in parts.items():
-            score += WEIGHTS[name] * v
+            score += WEIGHTS[name] * v * present[name]
+            weight += WEIGHTS[name] * present[name]
+        score = np.divide(score, weight, out=np.zeros_like(score), where=weight > 0)
         score[item] = -np.inf
         k = min(k, n - 1)
         top = np.argpartition(-score, k - 1)[:k] if k > 0 else np.zeros(0, np.int64)
@@ -79,8 +93,10 @@ class SimilarItems:
             if score[j] <= 0:
                 break
             reasons = []
-            if parts["cf"][j] > 0:
+            if "cf" in parts and parts["cf"][j] > 0.2:
                 reasons.append("often watched together")
+            if "content" in parts and parts["content"][j] >= 0.6:
+                reasons.append("similar title and description")
             shared = [x for x in state.catalog[j].genres if x in mine]
             if shared:
                 reasons.append("shares " + ", ".join(shared))

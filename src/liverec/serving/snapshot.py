@@ -14,26 +14,30 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import NDArray
 
 from liverec.core.errors import LiverecError
 from liverec.data.dataset import Dataset, Item
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
 from liverec.events.schema import LogEntry, LoggedEvent, LoggedItem
+from liverec.features.content import EmbeddingCache, embed_catalog
 from liverec.features.cooccurrence import cooccurrence_counts
+from liverec.features.text import TextConfig, TextEncoder
 from liverec.index import VectorIndex, build_index, load_index
 from liverec.models.itemcf import ItemCFConfig
 from liverec.models.mf import ALS, ALSConfig
 from liverec.models.popular import Popularity
 
 MANIFEST = "manifest.json"
+MODELS_DIR = ".models"
 AUTO_EXACT_MAX_ITEMS = 20_000
 
 
@@ -45,6 +49,7 @@ class TrainConfig:
     als: ALSConfig = field(default_factory=ALSConfig)
     index_kind: str = "auto"
     index_params: dict[str, Any] = field(default_factory=dict)
+    text: TextConfig | None = field(default_factory=TextConfig)  # None: no text features
 
     def resolved_index_kind(self, n_items: int) -> str:
         """``auto``: exact search below AUTO_EXACT_MAX_ITEMS items, HNSW above.
@@ -72,6 +77,8 @@ class Snapshot:
     cooccurrence: sp.csr_matrix
     als_index: VectorIndex
     manifest: dict[str, Any]
+    item_vectors: NDArray[np.float32] | None = None  # text embeddings, row = item
+    encoder: Callable[[], TextEncoder] | None = None  # opens the snapshot's encoder on demand
 
     @property
     def n_items(self) -> int:
@@ -135,6 +142,7 @@ def train_snapshot(
     root: Path,
     config: TrainConfig | None = None,
     log: Any = print,
+    models_dir: Path | None = None,
 ) -> Path:
     """Fit the serving models on the dataset plus the log; write a new snapshot under ``root``."""
     config = config or TrainConfig()
@@ -165,6 +173,12 @@ def train_snapshot(
     version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{version}"
+    text_meta = None
+    if config.text is not None:
+        # The exported encoder and an embedding cache live beside the snapshots, so every
+        # retrain reuses them and re-encodes only items whose text changed.
+        cache_dir = models_dir or root / MODELS_DIR
+        text_meta = timed("text", lambda: _embed(data, config.text, cache_dir, tmp / "text"))
     data.save(tmp / "data")
     als.save(tmp / "models" / "als")
     pop.save(tmp / "models" / "pop")
@@ -180,13 +194,66 @@ def train_snapshot(
         "n_interactions": len(interactions),
         "train_seconds": round(time.perf_counter() - t0, 3),
         "timings": timings,
-        "config": asdict(config),
+        "config": {**asdict(replace(config, text=None)), "text": _text_config(config)},
+        "text": text_meta,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     final = root / version
     os.replace(tmp, final)
     log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
     return final
+
+
+def _text_config(config: TrainConfig) -> dict[str, Any] | None:
+    return None if config.text is None else config.text.model_dump()
+
+
+def _embed(data: Dataset, text: TextConfig, cache_dir: Path, out: Path) -> dict[str, Any]:
+    """Encode the catalog (cached by text) and ship the encoder inside the snapshot."""
+    from liverec.features.text import export_onnx, load_encoder
+
+    encoder = load_encoder(text, cache_dir)
+    cache = EmbeddingCache(cache_dir / f"embeddings-{text.runtime}.npz")
+    vectors = embed_catalog(
+        data.catalog, lambda t: encoder.encode(t, progress=len(t) > 200), text.runtime, cache
+    )
+    cache.save()
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "embeddings.npy", vectors)
+    meta: dict[str, Any] = {"runtime": text.runtime, "dim": int(vectors.shape[1])}
+    if text.runtime.startswith("onnx"):
+        onnx_file = export_onnx(cache_dir, quantize=text.runtime == "onnx-int8")
+        for f in (onnx_file, onnx_file.parent / "tokenizer.json"):
+            _link_or_copy(f, out / f.name)
+        meta["file"] = onnx_file.name
+    return meta
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link when possible (no extra space per snapshot), else copy."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _encoder_factory(directory: Path, manifest: dict[str, Any]) -> Callable[[], TextEncoder]:
+    """Opens the snapshot's own encoder the first time an item needs encoding."""
+    meta = manifest["text"]
+    text = TextConfig(**manifest["config"]["text"])
+    opened: list[TextEncoder] = []
+
+    def get() -> TextEncoder:
+        if not opened:
+            from liverec.features.text import load_encoder, open_onnx_encoder
+
+            if "file" in meta:
+                opened.append(open_onnx_encoder(directory / "text" / meta["file"], text))
+            else:
+                opened.append(load_encoder(text, directory.parent / MODELS_DIR))
+        return opened[0]
+
+    return get
 
 
 def list_snapshots(root: Path) -> list[Path]:
@@ -228,6 +295,10 @@ def load_snapshot(directory: Path) -> Snapshot:
         cooccurrence=sp.load_npz(directory / "cooccurrence.npz").tocsr(),
         als_index=load_index(directory / "als_index"),
         manifest=manifest,
+        item_vectors=(
+            np.load(directory / "text" / "embeddings.npy") if manifest.get("text") else None
+        ),
+        encoder=_encoder_factory(directory, manifest) if manifest.get("text") else None,
     )
 
 
