@@ -7,10 +7,15 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from liverec.config import Settings
 from liverec.core.errors import LiverecError
+
+TRAINABLE = ("sasrec",)  # optional snapshot models; the rest are always trained
+DEFAULT_EVAL_MODELS = "pop,usercf,itemcf,als,bpr"
 
 
 def _settings(**overrides: object) -> Settings:
@@ -87,6 +92,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"stream {split.n_stream:,} events",
         file=sys.stderr,
     )
+    train = _train_config(args.models if args.models != DEFAULT_EVAL_MODELS else "none")
     results = []
     for mode in modes:
         print(f"  {mode} ...", file=sys.stderr, flush=True)
@@ -96,6 +102,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 split,
                 mode,
                 retrain_every=args.retrain_every,
+                train_config=train,
                 models_dir=_settings().models_dir,
             )
         )
@@ -157,7 +164,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     names = parse_model_list(args.models)
     dataset = load_dataset(args.dataset, _settings().home)
     print(dataset.summary(), file=sys.stderr)
-    models = [model_class(n)() for n in names]
+    params = _parse_params(args.param)
+    models = [_build_model(model_class(n), params, dataset) for n in names]
 
     def progress(r: object) -> None:
         print(f"  done: {getattr(r, 'model', '?')}", file=sys.stderr)
@@ -183,6 +191,38 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             dump_recs(r, dataset, args.dump_recs)
         print(f"wrote ranked lists to {args.dump_recs}", file=sys.stderr)
     return 0
+
+
+def _parse_params(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``model.name=value`` pairs (values as JSON, else text) -> {model: {name: value}}."""
+    out: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        model, dot, name = key.partition(".")
+        if not sep or not dot or not name:
+            raise LiverecError(
+                f"--param {pair!r}: expected MODEL.NAME=VALUE, e.g. sasrec.text=false"
+            )
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(model, {})[name] = value
+    return out
+
+
+def _build_model(cls: type[Any], params: dict[str, dict[str, Any]], dataset: Any) -> Any:
+    """A model with its --param overrides; the transformer also gets the item text vectors."""
+    model = cls.from_params(params.get(cls.name, {}))
+    if cls.name == "sasrec":
+        model.config = replace(model.config, progress=True)
+        if model.config.text:
+            from liverec.features.content import catalog_vectors
+            from liverec.features.text import TextConfig
+
+            vectors, _ = catalog_vectors(dataset.catalog, TextConfig(), _settings().models_dir)
+            model.set_item_vectors(vectors)
+    return model
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
@@ -222,11 +262,29 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(settings.dataset, settings.home)
     with open_event_log(settings.event_log_url) as event_log:
         entries = _all_entries(event_log)
-    path = train_snapshot(dataset, entries, settings.snapshots, models_dir=settings.models_dir)
+    config = _train_config(args.models)
+    path = train_snapshot(
+        dataset, entries, settings.snapshots, config, models_dir=settings.models_dir
+    )
     for old in prune_snapshots(settings.snapshots, keep=args.keep):
         print(f"removed old snapshot {old.name}")
     print(f"snapshot: {path}")
     return 0
+
+
+def _train_config(models: str) -> Any:
+    """The snapshot config for ``--models`` (optional models beside the always-trained ones)."""
+    from liverec.models.sasrec import SASRecConfig
+    from liverec.serving.snapshot import TrainConfig
+
+    names = {n.strip() for n in models.split(",") if n.strip() and n.strip() != "none"}
+    unknown = sorted(names - set(TRAINABLE))
+    if unknown:
+        raise LiverecError(
+            f"--models: cannot train {', '.join(unknown)}; expected some of {', '.join(TRAINABLE)}"
+            " or none (item-CF counts, ALS and popularity are always trained)"
+        )
+    return TrainConfig(sasrec=replace(SASRecConfig(), progress=True) if "sasrec" in names else None)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -353,10 +411,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="offline evaluation (leave-last-out, full ranking)")
     ev.add_argument("--dataset", default="ml-100k")
-    ev.add_argument("--models", default="pop,usercf,itemcf,als,bpr")
+    ev.add_argument(
+        "--models",
+        default=DEFAULT_EVAL_MODELS,
+        help="models to compare; with --protocol replay: optional snapshot models (sasrec)",
+    )
     ev.add_argument("--split", choices=["valid", "test"], default="test")
     ev.add_argument("--json", type=Path, help="write the results as JSON here")
     ev.add_argument("--dump-recs", type=Path, help="write DIR/<model>.tsv ranked lists")
+    ev.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="MODEL.NAME=VALUE",
+        help="override a model parameter, e.g. sasrec.text=false (repeatable)",
+    )
     ev.add_argument(
         "--protocol",
         choices=["leave-last-out", "replay", "cold-items", "cold-users"],
@@ -379,6 +448,11 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train the serving models and write a new snapshot")
     tr.add_argument("--dataset", default="ml-100k")
     tr.add_argument("--keep", type=int, default=5, help="snapshots to keep")
+    tr.add_argument(
+        "--models",
+        default="sasrec",
+        help="optional models to train besides item-CF, ALS and popularity: sasrec or none",
+    )
     tr.set_defaults(func=cmd_train)
 
     se = sub.add_parser("serve", help="serve the HTTP API and the web page")

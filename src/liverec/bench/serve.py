@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from liverec.bench import wrk
 from liverec.bench.report import table
 from liverec.bench.server import Server, call, prepare_home
 from liverec.data.sources import load_dataset
-from liverec.serving.snapshot import train_snapshot
+from liverec.serving.snapshot import TrainConfig, train_snapshot
 
 
 def lua_ids(name: str, ids: Sequence[str]) -> str:
@@ -73,6 +73,7 @@ class ServeBench:
     paced_share: float = 0.5  # paced run offers this share of the cold maximum
     only: tuple[str, ...] = ()  # scenario name prefixes to run (empty: all)
     repeats: int = 3  # runs per scenario; the median run (by req/s) is reported
+    train: TrainConfig = field(default_factory=TrainConfig)  # what the served snapshot holds
 
 
 def run_serve(
@@ -90,6 +91,7 @@ def run_serve(
             dataset,
             [],
             home / "snapshots" / "ml-100k",
+            bench.train,
             log=lambda *_: None,
             models_dir=source_home / "models",
         )
@@ -178,6 +180,7 @@ def run_variants(
             dataset,
             [],
             home / "snapshots" / "ml-100k",
+            bench.train,
             log=lambda *_: None,
             models_dir=source_home / "models",
         )

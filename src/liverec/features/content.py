@@ -10,12 +10,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from liverec.data.dataset import Item
 from liverec.features.fingerprint import U64, hyperplanes, simhash
+
+if TYPE_CHECKING:
+    from liverec.features.text import TextConfig, TextEncoder
 
 FloatMatrix = NDArray[np.float32]
 
@@ -170,3 +174,18 @@ def embed_catalog(
         if vector is not None:
             out[i] = vector
     return out
+
+
+def catalog_vectors(
+    catalog: Sequence[Item], text: TextConfig, cache_dir: Path
+) -> tuple[FloatMatrix, TextEncoder]:
+    """Text embeddings of a whole catalog (cached by text under ``cache_dir``) and the encoder."""
+    from liverec.features.text import load_encoder
+
+    encoder = load_encoder(text, cache_dir)
+    cache = EmbeddingCache(cache_dir / f"embeddings-{text.runtime}.npz")
+    vectors = embed_catalog(
+        catalog, lambda t: encoder.encode(t, progress=len(t) > 200), text.runtime, cache
+    )
+    cache.save()
+    return vectors, encoder

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from liverec.core.errors import ConfigError
-from liverec.models import itemcf, mf, usercf
+from liverec.models import itemcf, mf, sasrec, usercf
 from liverec.models.base import Recommender
 from liverec.models.itemcf import ItemCF
 from liverec.models.mf import ALS, BPR
 from liverec.models.popular import Popularity
+from liverec.models.sasrec import SASRec
 from liverec.models.usercf import UserCF
 
 MODELS: dict[str, type[Recommender]] = {
@@ -18,6 +19,7 @@ MODELS: dict[str, type[Recommender]] = {
     "itemcf": ItemCF,
     "als": ALS,
     "bpr": BPR,
+    "sasrec": SASRec,
 }
 
 SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
@@ -25,6 +27,7 @@ SEARCH_SPACES: dict[str, dict[str, list[Any]]] = {
     "itemcf": itemcf.SEARCH_SPACE,
     "als": mf.ALS_SEARCH_SPACE,
     "bpr": mf.BPR_SEARCH_SPACE,
+    "sasrec": sasrec.SEARCH_SPACE,
 }
 
 

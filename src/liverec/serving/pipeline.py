@@ -31,6 +31,7 @@ from liverec.serving.rerank import Fused, IntArray, explain, fuse, mmr
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Ranker = Callable[[Context, IntArray], NDArray[np.float32] | None]
 NO_HISTORY = UserHistory(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8), 0)
 
 
@@ -44,6 +45,7 @@ class PipelineConfig(BaseModel):
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "itemcf": 1.0,
+            "sasrec": 1.0,
             "als": 0.5,
             "content": 0.3,
             "trending": 0.1,
@@ -60,9 +62,11 @@ class PipelineConfig(BaseModel):
     stage_budget_ms: dict[str, float] = Field(
         default_factory=lambda: {
             "itemcf": 20.0,
+            "sasrec": 20.0,
             "als": 20.0,
             "trending": 10.0,
             "new": 10.0,
+            "rank": 10.0,
             "rerank": 20.0,
         },
         description="time budget per stage; a stage over budget is skipped",
@@ -75,6 +79,12 @@ class PipelineConfig(BaseModel):
         False,
         description="treat catalog items nobody interacted with as new (exploration); costs "
         "about 3% NDCG@10 on warm users (validation replay)",
+    )
+    ranker_weight: float = Field(
+        0.05,
+        ge=0,
+        description="weight of the transformer's standardised score added to fused scores "
+        "when the snapshot has a transformer (0: rank by fusion alone)",
     )
     content_feature_weight: float = Field(
         0.02, ge=0, description="weight of text similarity to the user added to fused scores"
@@ -176,10 +186,12 @@ class Pipeline:
         channels: Sequence[Channel],
         fallback: Channel,
         config: PipelineConfig | None = None,
+        ranker: Ranker | None = None,
     ) -> None:
         self.state = state
         self.channels = list(channels)
         self.fallback = fallback
+        self.ranker = ranker
         self.config = config or PipelineConfig()
         cfg = self.config
         self.guard = StageGuard(cfg.stage_budget_ms, cfg.breaker_threshold, cfg.breaker_cooldown_s)
@@ -233,7 +245,7 @@ class Pipeline:
         retrieved[self.fallback.name] = self.fallback.retrieve(ctx, max(k, cfg.candidates))
         fused = fuse(retrieved, cfg.weights, cfg.fusion_k, self.state.n_items)
         pool = min(len(fused.items), max(cfg.mmr_pool, k))
-        scores = self._rank_scores(ctx, fused, pool)
+        scores = self._rank_scores(ctx, fused, pool, result, deadline)
         positions = self.guard.run(
             "rerank", partial(self._rerank, fused, scores, k), deadline, result
         )
@@ -255,9 +267,18 @@ class Pipeline:
         result.stage_ms["total"] = round((time.perf_counter() - start) * 1e3, 3)
         return result
 
-    def _rank_scores(self, ctx: Context, fused: Fused, pool: int) -> NDArray[np.float32]:
-        """Fused scores of the pool plus the content similarity to the user, as a feature."""
+    def _rank_scores(
+        self, ctx: Context, fused: Fused, pool: int, result: PipelineResult, deadline: float
+    ) -> NDArray[np.float32]:
+        """Fused scores of the pool plus the ranker's (the transformer's) standardised score
+        and the content similarity to the user, as features."""
         scores = fused.scores[:pool].copy()
+        if self.ranker is not None and self.config.ranker_weight > 0 and pool:
+            ranked = self.guard.run(
+                "rank", partial(self.ranker, ctx, fused.items[:pool]), deadline, result
+            )
+            if ranked is not None:
+                scores += self.config.ranker_weight * ranked
         profile = ctx.scratch.get("profile")
         w = self.config.content_feature_weight
         if w > 0 and profile is not None and self.state.vectors is not None:

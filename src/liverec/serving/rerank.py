@@ -16,6 +16,7 @@ IntArray = NDArray[np.int64]
 
 REASONS = {
     "als": "people with similar taste liked it",
+    "sasrec": "fits the sequence of what you watched",
     "trending": "trending this week",
     "pop": "popular with everyone",
     "new": "new in the catalog",
@@ -171,6 +172,9 @@ def explain(
                 reasons.append(f"because you watched {catalog[because[item]].display_title}")
             elif name == "content" and item in like:
                 reasons.append(content_reason(catalog[like[item]], catalog[item]))
+            elif name == "sasrec" and len(ctx.history.items):
+                last = catalog[int(ctx.history.items[-1])].display_title
+                reasons.append(f"often watched next after {last}")
             elif name == "new":
                 genres = catalog[item].genres
                 reasons.append(f"new in {genres[0]}" if genres else REASONS["new"])

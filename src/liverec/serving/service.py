@@ -36,8 +36,14 @@ from liverec.serving.channels import (
     TrendingChannel,
 )
 from liverec.serving.pipeline import Pipeline, PipelineConfig
+from liverec.serving.sequence import SASRecChannel, SASRecRanker, UserEncodings, sequence_index
 from liverec.serving.similar import SimilarItems
-from liverec.serving.snapshot import Snapshot, latest_snapshot, load_snapshot
+from liverec.serving.snapshot import (
+    AUTO_EXACT_MAX_ITEMS,
+    Snapshot,
+    latest_snapshot,
+    load_snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ class ServiceConfig(BaseModel):
         False, description="other processes append to the log: catch up before every read"
     )
     history_limit: int = Field(20, ge=1, description="events shown by the user profile")
+    sequence_int8: bool = Field(True, description="run the transformer's int8 graphs (False: fp32)")
 
 
 @dataclass
@@ -76,6 +83,7 @@ class Runtime:
     state: OnlineState
     pipeline: Pipeline
     similar: SimilarItems
+    encodings: UserEncodings | None = None
 
     @property
     def version(self) -> str:
@@ -109,9 +117,25 @@ class Runtime:
             TrendingChannel(state),
             NewItemsChannel(state, window, config.pipeline.explore_cold_catalog),
         ]
-        pipeline = Pipeline(state, channels, PopularChannel(snapshot.pop), config.pipeline)
+        encodings = None
+        ranker = None
+        if snapshot.sasrec is not None:
+            from liverec.models.sasrec_onnx import SequenceEncoder
+
+            sequences = SequenceEncoder(
+                snapshot.directory / "sasrec", snapshot.sasrec, int8=config.sequence_int8
+            )
+            encodings = UserEncodings(sequences, state)
+            kind = snapshot.manifest["config"].get("index_kind", "auto")
+            if kind == "auto":
+                kind = "exact" if sequences.n_items <= AUTO_EXACT_MAX_ITEMS else "hnsw"
+            channels.insert(1, SASRecChannel(encodings, sequence_index(sequences, kind)))
+            ranker = SASRecRanker(encodings)
+        pipeline = Pipeline(
+            state, channels, PopularChannel(snapshot.pop), config.pipeline, ranker=ranker
+        )
         similar = SimilarItems(state, snapshot.itemcf, snapshot.als.item_factors, pipeline.genres)
-        return cls(snapshot, state, pipeline, similar)
+        return cls(snapshot, state, pipeline, similar, encodings)
 
     def catch_up(self, log_: EventLog, batch: int = 10_000) -> int:
         """Apply every log entry newer than the state; returns how many were applied."""

@@ -28,13 +28,14 @@ from liverec.data.dataset import Dataset, Item
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
 from liverec.events.schema import LogEntry, LoggedEvent, LoggedItem
-from liverec.features.content import EmbeddingCache, embed_catalog
+from liverec.features.content import catalog_vectors
 from liverec.features.cooccurrence import cooccurrence_counts
 from liverec.features.text import TextConfig, TextEncoder
 from liverec.index import VectorIndex, build_index, load_index
 from liverec.models.itemcf import ItemCFConfig
 from liverec.models.mf import ALS, ALSConfig
 from liverec.models.popular import Popularity
+from liverec.models.sasrec import SASRec, SASRecConfig
 
 MANIFEST = "manifest.json"
 MODELS_DIR = ".models"
@@ -50,6 +51,9 @@ class TrainConfig:
     index_kind: str = "auto"
     index_params: dict[str, Any] = field(default_factory=dict)
     text: TextConfig | None = field(default_factory=TextConfig)  # None: no text features
+    # The transformer takes minutes to train, so the library default leaves it out;
+    # ``liverec train`` (and ``make run``) put it in.
+    sasrec: SASRecConfig | None = None
 
     def resolved_index_kind(self, n_items: int) -> str:
         """``auto``: exact search below AUTO_EXACT_MAX_ITEMS items, HNSW above.
@@ -79,6 +83,7 @@ class Snapshot:
     manifest: dict[str, Any]
     item_vectors: NDArray[np.float32] | None = None  # text embeddings, row = item
     encoder: Callable[[], TextEncoder] | None = None  # opens the snapshot's encoder on demand
+    sasrec: SASRecConfig | None = None  # the transformer's config; its graphs are in sasrec/
 
     @property
     def n_items(self) -> int:
@@ -174,11 +179,26 @@ def train_snapshot(
     root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{version}"
     text_meta = None
+    vectors = None
     if config.text is not None:
         # The exported encoder and an embedding cache live beside the snapshots, so every
         # retrain reuses them and re-encodes only items whose text changed.
         cache_dir = models_dir or root / MODELS_DIR
-        text_meta = timed("text", lambda: _embed(data, config.text, cache_dir, tmp / "text"))
+        text_meta, vectors = timed(
+            "text", lambda: _embed(data, config.text, cache_dir, tmp / "text")
+        )
+    sasrec_meta = None
+    if config.sasrec is not None:
+        seq = SASRec(config.sasrec).set_item_vectors(vectors)
+        timed("sasrec", lambda: seq.fit(interactions))
+        seq.save(tmp / "models" / "sasrec")
+        timed("sasrec_onnx", lambda: seq.export_onnx(tmp / "sasrec", quantize=True))
+        sasrec_meta = {
+            "best_epoch": seq.best_epoch,
+            "valid_ndcg@10": max((c["ndcg@10"] for c in seq.curve), default=0.0),
+            "curve": seq.curve,
+            "text": vectors is not None and config.sasrec.text,
+        }
     data.save(tmp / "data")
     als.save(tmp / "models" / "als")
     pop.save(tmp / "models" / "pop")
@@ -196,6 +216,7 @@ def train_snapshot(
         "timings": timings,
         "config": {**asdict(replace(config, text=None)), "text": _text_config(config)},
         "text": text_meta,
+        "sasrec": sasrec_meta,
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
     final = root / version
@@ -208,16 +229,13 @@ def _text_config(config: TrainConfig) -> dict[str, Any] | None:
     return None if config.text is None else config.text.model_dump()
 
 
-def _embed(data: Dataset, text: TextConfig, cache_dir: Path, out: Path) -> dict[str, Any]:
+def _embed(
+    data: Dataset, text: TextConfig, cache_dir: Path, out: Path
+) -> tuple[dict[str, Any], NDArray[np.float32]]:
     """Encode the catalog (cached by text) and ship the encoder inside the snapshot."""
-    from liverec.features.text import export_onnx, load_encoder
+    from liverec.features.text import export_onnx
 
-    encoder = load_encoder(text, cache_dir)
-    cache = EmbeddingCache(cache_dir / f"embeddings-{text.runtime}.npz")
-    vectors = embed_catalog(
-        data.catalog, lambda t: encoder.encode(t, progress=len(t) > 200), text.runtime, cache
-    )
-    cache.save()
+    vectors, _ = catalog_vectors(data.catalog, text, cache_dir)
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "embeddings.npy", vectors)
     meta: dict[str, Any] = {"runtime": text.runtime, "dim": int(vectors.shape[1])}
@@ -226,7 +244,7 @@ def _embed(data: Dataset, text: TextConfig, cache_dir: Path, out: Path) -> dict[
         for f in (onnx_file, onnx_file.parent / "tokenizer.json"):
             _link_or_copy(f, out / f.name)
         meta["file"] = onnx_file.name
-    return meta
+    return meta, vectors
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -299,6 +317,7 @@ def load_snapshot(directory: Path) -> Snapshot:
             np.load(directory / "text" / "embeddings.npy") if manifest.get("text") else None
         ),
         encoder=_encoder_factory(directory, manifest) if manifest.get("text") else None,
+        sasrec=(SASRecConfig(**manifest["config"]["sasrec"]) if manifest.get("sasrec") else None),
     )
 
 

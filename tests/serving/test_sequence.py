@@ -1,0 +1,108 @@
+"""The transformer in the live service: channel, ranker, incremental state, new items, int8."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liverec.core.types import EventType
+from liverec.data.dataset import Dataset, Item
+from liverec.events.schema import Event
+from liverec.events.store import open_event_log
+from liverec.models.sasrec import SASRecConfig
+from liverec.serving.service import LiveService, Runtime, ServiceConfig
+from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
+
+FAST = SASRecConfig(dim=16, max_len=8, max_epochs=2, eval_every=1, learning_rate=0.005)
+
+
+@pytest.fixture(scope="module")
+def sasrec_snapshot(
+    ml100k: Dataset, tmp_path_factory: pytest.TempPathFactory, models_dir: Path
+) -> Snapshot:
+    root = tmp_path_factory.mktemp("sasrec-snapshots") / "ml-100k"
+    path = train_snapshot(
+        ml100k, [], root, TrainConfig(sasrec=FAST), log=lambda *_: None, models_dir=models_dir
+    )
+    return load_snapshot(path)
+
+
+def open_service(snapshot: Snapshot, **config: object) -> LiveService:
+    cfg = ServiceConfig(**config)  # type: ignore[arg-type]
+    return LiveService(
+        Runtime.build(snapshot, cfg), open_event_log("memory://"), snapshot.directory.parent, cfg
+    )
+
+
+def click(user: str, item: str, ts: float | None = None) -> Event:
+    return Event(user, item, EventType.CLICK, time.time() if ts is None else ts)
+
+
+def test_snapshot_keeps_the_curve_and_both_graph_precisions(sasrec_snapshot: Snapshot) -> None:
+    meta = sasrec_snapshot.manifest["sasrec"]
+    assert [c["epoch"] for c in meta["curve"]] == [1, 2]
+    assert meta["best_epoch"] in (1, 2) and meta["text"] is True
+    files = {p.name for p in (sasrec_snapshot.directory / "sasrec").iterdir()}
+    assert {"prefill.onnx", "step.onnx", "prefill-int8.onnx", "step-int8.onnx"} <= files
+    assert sasrec_snapshot.sasrec == FAST
+
+
+def test_the_transformer_retrieves_and_ranks(sasrec_snapshot: Snapshot) -> None:
+    service = open_service(sasrec_snapshot)
+    out = service.recommend("196", 10)
+    assert len(out.items) == 10 and not out.degraded
+    assert "sasrec" in out.stage_ms and "rank" in out.stage_ms
+    reasons = [r for it in out.items for r in it["reasons"]]  # type: ignore[attr-defined]
+    assert any(r.startswith("often watched next after") for r in reasons)
+
+
+def test_new_events_are_stepped_in_and_equal_a_full_recompute(sasrec_snapshot: Snapshot) -> None:
+    service = open_service(sasrec_snapshot, sequence_int8=False)
+    encodings = service.runtime.encodings
+    assert encodings is not None
+    before = service.recommend("196", 10)
+    assert encodings.prefills == 1 and encodings.steps == 0
+    picked = [str(i["item_id"]) for i in before.items[:3]]
+    service.ingest([click("196", i, 2e9 + n) for n, i in enumerate(picked)])
+    after = service.recommend("196", 10)
+    assert encodings.prefills == 1 and encodings.steps == 3  # no recompute on the request path
+    assert not set(picked) & {str(i["item_id"]) for i in after.items}
+    u = service.runtime.state.users.index("196")
+    stepped = encodings._states[u].encoding.copy()
+    h = service.runtime.state.history(u, sasrec_snapshot.sasrec.context + 1)  # type: ignore[union-attr]
+    full = encodings.encoder.prefill(h.items, h.ts)
+    assert full is not None
+    np.testing.assert_allclose(stepped, full.encoding, atol=1e-5)
+
+
+def test_a_new_item_has_a_transformer_vector_from_its_text(sasrec_snapshot: Snapshot) -> None:
+    service = open_service(sasrec_snapshot)
+    service.upsert_item(Item("new-1", "Alien Returns", 1998, ("Sci-Fi", "Horror")))
+    service.ingest([click("fresh", "183"), click("fresh", "new-1")])  # Alien, then the new one
+    out = service.recommend("fresh", 10)
+    encodings = service.runtime.encodings
+    assert encodings is not None and encodings.encoder.n_items == sasrec_snapshot.n_items + 1
+    assert len(out.items) == 10 and not out.degraded
+
+
+def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot) -> None:
+    users = [str(u) for u in range(1, 41)]
+    a, b = open_service(sasrec_snapshot), open_service(sasrec_snapshot, sequence_int8=False)
+    overlap = [
+        len(
+            {str(i["item_id"]) for i in a.recommend(u, 10).items}
+            & {str(i["item_id"]) for i in b.recommend(u, 10).items}
+        )
+        / 10
+        for u in users
+    ]
+    assert np.mean(overlap) > 0.8
+
+
+def test_ranker_weight_zero_leaves_the_fused_order(sasrec_snapshot: Snapshot) -> None:
+    plain = open_service(sasrec_snapshot, pipeline={"ranker_weight": 0.0})
+    out = plain.recommend("196", 10)
+    assert "rank" not in out.stage_ms and "sasrec" in out.stage_ms
