@@ -61,3 +61,33 @@ def test_unknown_dataset_says_how_to_get_one(
 def test_data_list_shows_fetched_datasets(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "list"]) == 0
     assert "ml-100k: 943 users, 1,682 items, 100,000 interactions" in capsys.readouterr().out
+
+
+def test_evaluate_with_a_small_transformer_saves_a_loadable_model(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = ["dim=8", "max_len=4", "max_epochs=1", "text=false", "layers=1"]
+    args = ["evaluate", "--models", "sasrec", "--split", "valid"]
+    for p in params:
+        args += ["--param", f"sasrec.{p}"]
+    assert main([*args, "--save-models", str(tmp_path / "m")]) == 0
+    assert "| sasrec |" in capsys.readouterr().out
+    from liverec.models.sasrec import SASRec
+
+    model = SASRec.load(tmp_path / "m" / "sasrec")
+    assert model.config.dim == 8 and model.config.text is False
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["evaluate", "--models", "pop", "--param", "dim=8"], "expected MODEL.NAME=VALUE"),
+        (["evaluate", "--models", "sasrec", "--param", "sasrec.depth=3"], "has no parameter"),
+        (["train", "--models", "bert4rec"], "cannot train bert4rec"),
+    ],
+)
+def test_bad_model_options_are_clear_errors(
+    home: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) != 0
+    assert message in capsys.readouterr().err

@@ -185,6 +185,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=2))
         print(f"\nwrote {args.json}", file=sys.stderr)
+    if args.save_models:
+        for m in models:
+            m.save(args.save_models / m.name)
+        print(f"wrote fitted models to {args.save_models}", file=sys.stderr)
     if args.dump_recs:
         dump_targets(dataset, args.split, args.dump_recs)
         for r in results:
@@ -347,6 +351,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         encoder = EncoderBench(items=args.items, calls=args.calls)
         commands.bench_encoder(home, encoder, args.out, docs)
+    elif args.bench == "sasrec":
+        commands.bench_sasrec(home, args.model, args.seconds, args.out, docs)
     else:
         commands.bench_ablation(home, args.seconds, args.out, docs)
     return 0
@@ -419,6 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", choices=["valid", "test"], default="test")
     ev.add_argument("--json", type=Path, help="write the results as JSON here")
     ev.add_argument("--dump-recs", type=Path, help="write DIR/<model>.tsv ranked lists")
+    ev.add_argument("--save-models", type=Path, help="write each fitted model to DIR/<model>")
     ev.add_argument(
         "--param",
         action="append",
@@ -481,17 +488,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("ablation", "each optimisation off in turn: replay accuracy, latency; MMR curve"),
         ("content", "recommendations with the content channel on vs off, same run"),
         ("encoder", "text encoder runtimes: latency, throughput, cosine vs torch, size, load"),
+        ("sasrec", "the transformer: fp32 vs int8 accuracy/size/latency; served variants"),
     ]:
         b = bsub.add_parser(name, help=helptext)
         b.add_argument("--out", type=Path, default=Path("out/bench"), help="JSON results folder")
         b.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
         b.add_argument("--no-docs", action="store_true", help="do not update --docs")
         b.set_defaults(func=cmd_bench)
-        if name in ("serve", "ablation", "content"):
+        if name in ("serve", "ablation", "content", "sasrec"):
             b.add_argument("--seconds", type=float, default=8.0, help="per load scenario")
         if name == "serve":
             b.add_argument("--connections", type=int, default=32)
             b.add_argument("--workers", type=int, default=1)
+        if name == "sasrec":
+            b.add_argument(
+                "--model",
+                type=Path,
+                help="a fitted model folder (liverec evaluate --models sasrec --save-models DIR "
+                "writes DIR/sasrec) to measure fp32 vs int8 on; --seconds 0 skips serving",
+            )
         if name == "freshness":
             b.add_argument("--events", type=int, default=300)
         if name == "naive":

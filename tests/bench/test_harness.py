@@ -84,14 +84,20 @@ def test_a_short_serve_run_measures_every_selected_scenario(
         connections=4,
         paced_share=0.5,
         repeats=1,
-        only=("healthz", "recommendations, cold", "POST /v1/events, batch of 100"),
+        only=(
+            "healthz",
+            "recommendations, cold",
+            "POST /v1/events, batch of 100",
+            "click then recommend",
+        ),
     )
     doc = run_serve(session_home, bench, log=lambda _: None, workdir=tmp_path)
     names = [r["scenario"] for r in doc["results"]]
     assert names[0] == "healthz" and names[1] == "recommendations, cold (no cache)"
     assert names[2].startswith("recommendations, cold, paced to")
     assert all(r["requests"] > 0 and r["errors"] == 0 for r in doc["results"])
-    last = doc["results"][-1]
+    assert names[-1] == "click then recommend (alternating)"
+    last = doc["results"][-2]
     assert last["events_per_s"] == pytest.approx(last["rps"] * 100, rel=1e-3)
     assert "| healthz |" in serve_table(doc)
 

@@ -106,3 +106,24 @@ def test_ranker_weight_zero_leaves_the_fused_order(sasrec_snapshot: Snapshot) ->
     plain = open_service(sasrec_snapshot, pipeline={"ranker_weight": 0.0})
     out = plain.recommend("196", 10)
     assert "rank" not in out.stage_ms and "sasrec" in out.stage_ms
+
+
+def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -> None:
+    batched = open_service(sasrec_snapshot, sequence_int8=False)
+    single = open_service(sasrec_snapshot, sequence_int8=False)
+    users = ["1", "2", "3", "4", "5"]
+    for svc in (batched, single):
+        for u in users:
+            svc.recommend(u, 10)  # state after the snapshot's history
+        svc.ingest([click(u, i, 2e9 + n) for u in users for n, i in enumerate(["50", "181"])])
+    assert batched.prepare(users) == 2  # two events each: two batched steps for all five
+    enc_b, enc_s = batched.runtime.encodings, single.runtime.encodings
+    assert enc_b is not None and enc_s is not None
+    for u in users:
+        single.recommend(u, 10)
+        idx = batched.runtime.state.users.index(u)
+        np.testing.assert_allclose(
+            enc_b._states[idx].encoding, enc_s._states[idx].encoding, atol=1e-5
+        )
+    assert enc_b.steps == enc_s.steps == 10
+    assert batched.prepare(users) == 0  # nothing new: nothing to run

@@ -19,6 +19,7 @@ from liverec.api.routes import events, items, system, users
 from liverec.config import Settings
 from liverec.events.schema import LogEntry
 from liverec.events.store import EventLog, open_event_log
+from liverec.serving.batching import MicroBatcher
 from liverec.serving.service import LiveService
 from liverec.serving.snapshot import latest_snapshot
 
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = service if service is not None else await run_in_threadpool(open_service, settings)
         app.state.service = svc
+        app.state.batcher = MicroBatcher(svc.prepare) if svc.config.micro_batch else None
         watcher = (
             SnapshotWatcher(svc, settings.watch_snapshots_s).start()
             if settings.watch_snapshots_s > 0
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.service = service
+    app.state.batcher = None
     metrics = Metrics(lambda: getattr(app.state, "service", None))
     app.state.metrics = metrics
     errors.install(app)

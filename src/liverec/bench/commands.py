@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from liverec.bench import ablation, encoder, freshness, naive, serve
+from liverec.bench import ablation, encoder, freshness, naive, sasrec, serve
 from liverec.bench.report import machine, table, update_section, write_json
 from liverec.features.text import RUNTIMES
 
@@ -197,3 +197,39 @@ def bench_content(home: Path, seconds: float, out: Path, docs: Path | None) -> N
     print(text)
     title = "Content channel on vs off (two servers, alternating, same run)"
     _write("content", doc, _header(title) + "\n" + text + "\n", out, docs)
+
+
+def bench_sasrec(
+    home: Path, model: Path | None, seconds: float, out: Path, docs: Path | None
+) -> None:
+    """The transformer: fp32 vs int8 (accuracy, size, latency) and served variants."""
+    from liverec.data.sources import load_dataset
+    from liverec.models.sasrec import SASRecConfig
+
+    _before_run()
+    log = lambda s: print(s, file=sys.stderr)  # noqa: E731
+    if model is not None:
+        print(f"bench sasrec: compression of {model}", file=sys.stderr)
+        doc = sasrec.run_compression(load_dataset("ml-100k", home), model, log=log)
+        text = sasrec.compression_tables(doc)
+        print(text)
+        title = "Transformer: torch fp32 vs ONNX fp32 vs ONNX int8 (test split, same model)"
+        _write("sasrec-compression", doc, _header(title) + "\n" + text, out, docs)
+    if seconds > 0:
+        print("bench sasrec: served variants (training a snapshot first)", file=sys.stderr)
+        doc = sasrec.run_serve_variants(home, seconds, SASRecConfig(), log=log)
+        rows = [
+            [
+                r["scenario"],
+                r["variant"],
+                f"{r['rps']:,.0f}",
+                f"{r['p50_ms']:.2f}",
+                f"{r['p99_ms']:.2f}",
+                str(r["errors"]),
+            ]
+            for r in sorted(doc["results"], key=lambda r: (r["scenario"], r["variant"]))
+        ]
+        text = table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
+        print(text)
+        title = "Transformer in the live pipeline (four servers, alternating, same run)"
+        _write("sasrec-serve", doc, _header(title) + "\n" + text + "\n", out, docs)

@@ -49,6 +49,20 @@ def scenarios(
     def sc(name: str, lua: str, preamble: str = ids, events: int = 0) -> wrk.Scenario:
         return wrk.Scenario(name, lua, connections, events_per_request=events, preamble=preamble)
 
+    # Odd requests log a click for a user, even ones ask for that user's list: every list
+    # follows an event, so the transformer advances that user's state (one step) first.
+    click_then_recommend = "\n".join(
+        [
+            "  local u = users[(math.floor((counter + 1) / 2) * 7919) % #users + 1]",
+            "  if counter % 2 == 1 then",
+            '    local body = \'{"user_id": "\' .. u .. \'", "item_id": "\' .. '
+            'items[(counter * 104729) % #items + 1] .. \'", "type": "click"}\'',
+            '    return wrk.format("POST", "/v1/events", '
+            '{["Content-Type"] = "application/json"}, body)',
+            "  end",
+            '  return wrk.format("GET", "/v1/users/" .. u .. "/recommendations?k=10", {})',
+        ]
+    )
     return [
         sc("healthz", wrk.get('"/healthz"')),
         sc("recommendations, warm cache", wrk.get(rec_path), preamble=warm_ids),
@@ -56,6 +70,7 @@ def scenarios(
         sc("similar items", wrk.get('"/v1/items/" .. ' + pick_item + ' .. "/similar?k=10"')),
         sc("POST /v1/events, batch of 1", wrk.post_json(one_body), events=1),
         sc("POST /v1/events, batch of 100", wrk.post_json(batch_body), events=100),
+        sc("click then recommend (alternating)", click_then_recommend),
     ]
 
 

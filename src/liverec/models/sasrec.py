@@ -42,7 +42,8 @@ class SASRecConfig:
     ``sampled_softmax_above``: catalogs larger than this train on ``negatives`` shared sampled
     items with the logQ correction instead of the full softmax over every item.
     ``eval_every`` and ``patience`` are in epochs; training stops when validation NDCG@10 has
-    not improved for ``patience`` epochs and keeps the best checkpoint.
+    not improved for ``patience`` epochs and keeps the best checkpoint, which then trains
+    ``finetune_epochs`` more epochs on all the data, held-out last events included.
     """
 
     max_len: int = 50
@@ -52,12 +53,13 @@ class SASRecConfig:
     dropout: float = 0.5
     time_gaps: bool = True
     text: bool = True
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     weight_decay: float = 0.0
     batch_size: int = 128
-    max_epochs: int = 200
+    max_epochs: int = 100
     eval_every: int = 2
-    patience: int = 20
+    patience: int = 40
+    finetune_epochs: int = 5
     chunk: int = 200
     sampled_softmax_above: int = 20_000
     negatives: int = 1024
@@ -117,11 +119,11 @@ def build_net(config: SASRecConfig, n_items: int, text_dim: int | None) -> Any:
             B, T, _ = x.shape
             return x.view(B, T, heads, hd).transpose(1, 2)  # (B, H, T, hd)
 
-        def forward(self, x: Any, bias: Any) -> tuple[Any, Any, Any]:
-            # x (B, T, d); bias (B, H, T, T) additive: position bias and the window mask
+        def forward(self, x: Any, bias: Any, keys: Any) -> tuple[Any, Any, Any]:
+            # x (B, T, d); additive bias (H, T, T): positions and the window; keys (B, 1, T, T)
             B, T, _ = x.shape
             q, k, v = (self.heads(t) for t in self.qkv(x).split(d, dim=2))
-            att = q @ k.transpose(-2, -1) / math.sqrt(hd) + bias  # (B, H, T, T)
+            att = q @ k.transpose(-2, -1) / math.sqrt(hd) + bias + keys  # (B, H, T, T)
             att = self.drop(functional.softmax(att, dim=-1))
             y = (att @ v).transpose(1, 2).reshape(B, T, d)
             return self.drop(self.proj(y)), k, v
@@ -182,26 +184,28 @@ def build_net(config: SASRecConfig, n_items: int, text_dim: int | None) -> Any:
                 x = x + self.gap(gaps)
             return x
 
-        def window_bias(self, real: Any) -> Any:
-            """(B, T) real-position flags -> (B, layers, H, T, T) additive attention bias."""
+        def window_bias(self, real: Any) -> tuple[Any, Any]:
+            """(B, T) real-position flags -> additive attention biases: (layers, H, T, T) for
+            positions and the causal window, (B, 1, T, T) keeping padding out of the keys."""
             T = real.shape[1]
             i = torch.arange(T, device=real.device)
             dist = i[:, None] - i[None, :]  # (T, T) query minus key position
             inside = (dist >= 0) & (dist < window)
-            # padding is never a key, except to itself (a row of -inf would give NaN)
-            keys = real[:, None, :] | (dist == 0)[None]
-            allowed = inside[None] & keys  # (B, T, T)
             bias = self.rel[:, :, dist.clamp(0, window - 1)]  # (layers, H, T, T)
-            return bias[None].masked_fill(~allowed[:, None, None], float("-inf"))
+            bias = bias.masked_fill(~inside, float("-inf"))
+            # padding is never a key, except to itself (a row of -inf would give NaN)
+            keys = real[:, None, :] | (dist == 0)[None]  # (B, T, T)
+            zero = torch.zeros((), device=real.device)
+            return bias, torch.where(keys, zero, float("-inf"))[:, None]
 
         def transform(self, x: Any, real: Any) -> tuple[Any, Any, Any]:
             """(B, T, d) inputs -> (B, T, d) outputs, and each layer's keys and values
             (layers, B, H, T, hd) - what ``step`` continues from."""
-            bias = self.window_bias(real)
+            bias, keys = self.window_bias(real)
             x = self.drop(x)
             ks, vs = [], []
             for li, block in enumerate(self.blocks):
-                y, k, v = block.attn(block.ln1(x), bias[:, li])
+                y, k, v = block.attn(block.ln1(x), bias[li], keys)
                 x = x + y
                 x = x + block.mlp(x)
                 ks.append(k)

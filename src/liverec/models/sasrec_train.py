@@ -123,9 +123,49 @@ def train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
         torch.use_deterministic_algorithms(was_deterministic)
 
 
+class _Batches:
+    """Training chunks of some histories, grouped by length, with a per-epoch order."""
+
+    def __init__(self, histories: Histories, config: SASRecConfig) -> None:
+        import torch
+
+        self.x, self.g, self.y = (torch.from_numpy(a) for a in make_chunks(histories, config))
+        self.lengths = (self.x != histories.n_items).sum(dim=1)
+        order = torch.argsort(self.lengths, stable=True)
+        size = config.batch_size
+        self.groups = [order[s : s + size] for s in range(0, len(order), size)]
+        self.targets = max(1, int((self.y != IGNORE).sum()))
+
+
+def _epoch(
+    net: Any, data: _Batches, opt: Any, rng: Any, log_q: Any, config: SASRecConfig, device: str
+) -> float:
+    """One pass over ``data``; returns the mean loss per trained position."""
+    from torch.nn import functional
+
+    net.train()
+    total = 0.0
+    for b in rng.permutation(len(data.groups)).tolist():
+        idx = data.groups[b]
+        T = int(data.lengths[idx].max())
+        x, g, y = (a[idx, :T].to(device) for a in (data.x, data.g, data.y))
+        h = net(x, g)  # (B, T, d)
+        keep = y != IGNORE
+        hk, yk = h[keep], y[keep]  # (P, d), (P,)
+        table = net.item_vectors()[: net.n_items]
+        if log_q is None:
+            loss = functional.cross_entropy(hk @ table.T, yk)  # (P, n_items) logits
+        else:
+            loss = _sampled_softmax(hk, yk, table, log_q, config.negatives)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+        total += float(loss.detach()) * len(yk)
+    return total / data.targets
+
+
 def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
     import torch
-    from torch.nn import functional
 
     t0 = time.perf_counter()
     torch.manual_seed(config.seed)
@@ -133,11 +173,7 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
     device = pick_device(config.device)
     net.to(device)
     train_h, val_users, val_targets = holdout_last(histories)
-    x_all, g_all, y_all = (torch.from_numpy(a) for a in make_chunks(train_h, config))
-    pad = histories.n_items
-    lengths = (x_all != pad).sum(dim=1)
-    order = torch.argsort(lengths, stable=True)
-    batches = [order[s : s + config.batch_size] for s in range(0, len(order), config.batch_size)]
+    data = _Batches(train_h, config)
     opt = torch.optim.AdamW(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -149,25 +185,7 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
         range(1, config.max_epochs + 1), desc="sasrec", unit="epoch", disable=not config.progress
     )
     for epoch in bar:
-        net.train()
-        total = 0.0
-        for b in rng.permutation(len(batches)).tolist():
-            idx = batches[b]
-            T = int(lengths[idx].max())
-            x, g, y = (a[idx, :T].to(device) for a in (x_all, g_all, y_all))
-            h = net(x, g)  # (B, T, d)
-            keep = y != IGNORE
-            hk, yk = h[keep], y[keep]  # (P, d), (P,)
-            table = net.item_vectors()[:pad]
-            if log_q is None:
-                loss = functional.cross_entropy(hk @ table.T, yk)  # (P, n_items) logits
-            else:
-                loss = _sampled_softmax(hk, yk, table, log_q, config.negatives)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += float(loss.detach()) * len(yk)
-        loss_avg = total / max(1, int((y_all != IGNORE).sum()))
+        loss_avg = _epoch(net, data, opt, rng, log_q, config, device)
         if epoch % config.eval_every and epoch != config.max_epochs:
             continue
         ndcg, hr = validate(net, train_h, val_users, val_targets, config)
@@ -181,6 +199,13 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
     bar.close()
     if best_state is not None:
         net.load_state_dict(best_state)
+    if config.finetune_epochs > 0:
+        # The held-out last events are the most recent transitions of every user; the chosen
+        # checkpoint learns them too for a few epochs (their count was fixed in advance: no
+        # validation is left to choose it on).
+        full = _Batches(histories, config)
+        for _ in range(config.finetune_epochs):
+            _epoch(net, full, opt, rng, log_q, config, device)
     net.to("cpu").eval()
     result.seconds = time.perf_counter() - t0
     return result

