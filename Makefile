@@ -41,7 +41,9 @@ train: install
 
 evaluate: install
 	$(BIN)/liverec evaluate --dataset ml-100k --models pop,usercf,itemcf,als,bpr --split test
+	$(BIN)/liverec evaluate --dataset ml-100k --models sasrec --split test --save-models out/models
 	$(BIN)/liverec evaluate --protocol replay --dataset ml-100k
+	$(BIN)/liverec evaluate --protocol replay --dataset ml-100k --modes online --models sasrec
 
 # Each writes out/bench/<name>.json and its section of docs/benchmarks.md.
 bench: install system-deps
@@ -50,6 +52,9 @@ bench: install system-deps
 	$(BIN)/liverec bench freshness
 	$(BIN)/liverec bench naive
 	$(BIN)/liverec bench ablation
+	$(BIN)/liverec bench content
+	$(BIN)/liverec bench encoder
+	$(BIN)/liverec bench sasrec --model out/models/sasrec  # after make evaluate
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -114,3 +114,21 @@ def test_freshness_and_naive_runs_report_every_figure(
     naive = run_naive(session_home, requests=55, log=lambda _: None, workdir=tmp_path)
     assert set(naive["results"]) == {"textbook", "usercf", "pipeline"}
     assert naive["results"]["textbook"]["p50_x_pipeline"] > 1
+
+
+def test_the_device_runner_fits_and_scores_from_one_file(ml100k: Dataset, tmp_path: Path) -> None:
+    import numpy as np
+
+    from liverec.bench.device_train import run
+
+    it = ml100k.interactions
+    path = tmp_path / "ml100k.npz"
+    text = np.zeros((ml100k.n_items, 4), np.float32)
+    np.savez(
+        path, uidx=it.uidx, iidx=it.iidx, ts=it.ts, etype=it.etype, value=it.value,
+        n_users=it.n_users, n_items=it.n_items, text=text,
+    )  # fmt: skip
+    params = {"dim": 8, "max_len": 4, "layers": 1, "max_epochs": 1, "finetune_epochs": 0}
+    out = run(path, "cpu", {**params, "text": False}, "valid")
+    assert out["split"] == "valid" and out["device"] == "cpu" and out["epochs"] == 1
+    assert 0 <= out["ndcg@10"] <= out["hr@10"] <= 1

@@ -51,7 +51,7 @@ def test_snapshot_keeps_the_curve_and_both_graph_precisions(sasrec_snapshot: Sna
 
 
 def test_the_transformer_retrieves_and_ranks(sasrec_snapshot: Snapshot) -> None:
-    service = open_service(sasrec_snapshot)
+    service = open_service(sasrec_snapshot, pipeline={"ranker_weight": 0.05})
     out = service.recommend("196", 10)
     assert len(out.items) == 10 and not out.degraded
     assert "sasrec" in out.stage_ms and "rank" in out.stage_ms
@@ -102,9 +102,9 @@ def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot) -> None:
     assert np.mean(overlap) > 0.8
 
 
-def test_ranker_weight_zero_leaves_the_fused_order(sasrec_snapshot: Snapshot) -> None:
-    plain = open_service(sasrec_snapshot, pipeline={"ranker_weight": 0.0})
-    out = plain.recommend("196", 10)
+def test_by_default_the_transformer_ranks_through_fusion_only(sasrec_snapshot: Snapshot) -> None:
+    # the ranker stage measured worse on the validation replay at every weight tried
+    out = open_service(sasrec_snapshot).recommend("196", 10)
     assert "rank" not in out.stage_ms and "sasrec" in out.stage_ms
 
 

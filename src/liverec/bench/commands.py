@@ -231,5 +231,5 @@ def bench_sasrec(
         ]
         text = table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
         print(text)
-        title = "Transformer in the live pipeline (four servers, alternating, same run)"
+        title = "Transformer in the live pipeline (five servers, alternating, same run)"
         _write("sasrec-serve", doc, _header(title) + "\n" + text + "\n", out, docs)

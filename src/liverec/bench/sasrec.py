@@ -3,7 +3,8 @@
 ``compression`` scores the test split through torch, ONNX fp32 and ONNX int8 from one fitted
 model (the one ``liverec evaluate --models sasrec --save-models DIR`` wrote), with file sizes
 and per-call latencies measured interleaved in the same run. ``serve`` starts servers that
-differ in one setting (transformer off, int8, fp32, micro-batching) and loads them in turns.
+differ in one setting (transformer off, int8, fp32, micro-batching, ranker stage) and loads
+them in turns.
 """
 
 from __future__ import annotations
@@ -161,13 +162,15 @@ VARIANTS: dict[str, dict[str, str]] = {
     "transformer int8": {},
     "transformer fp32": {"LIVEREC_SERVICE__SEQUENCE_INT8": "false"},
     "int8 + micro-batching": {"LIVEREC_SERVICE__MICRO_BATCH": "true"},
+    "int8 + ranker stage (0.05)": {"LIVEREC_SERVICE__PIPELINE__RANKER_WEIGHT": "0.05"},
 }
 
 
 def run_serve_variants(
     source_home: Path, seconds: float, config: SASRecConfig, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
-    """Servers with the transformer off, int8, fp32 and int8 with micro-batching."""
+    """Servers with the transformer off, int8, fp32, int8 with micro-batching, and int8 with
+    the ranker stage on."""
     bench = serve.ServeBench(
         seconds=seconds,
         warmup=1.0,

@@ -57,7 +57,7 @@ class SASRecConfig:
     weight_decay: float = 0.0
     batch_size: int = 128
     max_epochs: int = 100
-    eval_every: int = 2
+    eval_every: int = 4
     patience: int = 40
     finetune_epochs: int = 5
     chunk: int = 200
