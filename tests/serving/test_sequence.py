@@ -127,3 +127,37 @@ def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -
         )
     assert enc_b.steps == enc_s.steps == 10
     assert batched.prepare(users) == 0  # nothing new: nothing to run
+
+
+def test_http_recommendations_go_through_the_micro_batcher(
+    sasrec_snapshot: Snapshot, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import httpx2 as httpx
+
+    from liverec.api.app import create_app
+    from liverec.config import Settings
+
+    service = open_service(sasrec_snapshot)
+    assert service.config.micro_batch  # the default
+    app = create_app(Settings(home=tmp_path, watch_snapshots_s=0), service=service)
+
+    async def main() -> list[httpx.Response]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                await client.post(
+                    "/v1/events",
+                    json={"events": [{"user_id": u, "item_id": "50", "type": "click"}
+                                     for u in ("1", "2", "3")]},
+                )  # fmt: skip
+                return await asyncio.gather(
+                    *(client.get(f"/v1/users/{u}/recommendations?k=5") for u in ("1", "2", "3"))
+                )
+
+    responses = asyncio.run(main())
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert all(len(r.json()["items"]) == 5 for r in responses)
+    batcher = app.state.batcher
+    assert batcher.batched == 3 and batcher.batches <= 3

@@ -41,10 +41,11 @@ async def recommendations(
     ``Cache-Control: no-cache`` asks for a freshly computed answer.
     """
     fresh = "no-cache" in request.headers.get("cache-control", "")
+    service = service_of(request)
     batcher = request.app.state.batcher
-    if batcher is not None:
+    if batcher is not None and service.runtime.encodings is not None:
         await batcher.ready(user_id)
-    r = service_of(request).recommend(user_id, k, explain, _csv(exclude), _csv(genres), fresh)
+    r = service.recommend(user_id, k, explain, _csv(exclude), _csv(genres), fresh)
     body = {
         "user_id": r.user_id,
         "items": r.items,
