@@ -45,6 +45,7 @@ def test_scenarios_cover_floor_cache_similar_and_ingest() -> None:
         "similar items",
         "POST /v1/events, batch of 1",
         "POST /v1/events, batch of 100",
+        "click then recommend (alternating)",
     ]
     cold = scenarios(["1"], ["10"], 8)[2].script()
     assert '["Cache-Control"] = "no-cache"' in cold and 'users = {"1"}' in cold

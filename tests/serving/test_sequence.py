@@ -156,7 +156,10 @@ def test_http_recommendations_go_through_the_micro_batcher(
                     *(client.get(f"/v1/users/{u}/recommendations?k=5") for u in ("1", "2", "3"))
                 )
 
-    responses = asyncio.run(main())
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:  # a fresh thread: no event loop may run in it yet
+        responses = pool.submit(asyncio.run, main()).result()
     assert [r.status_code for r in responses] == [200, 200, 200]
     assert all(len(r.json()["items"]) == 5 for r in responses)
     batcher = app.state.batcher
