@@ -237,7 +237,7 @@ def test_a_second_export_reuses_the_cached_files(
     fp32, int8 = export_onnx(text_cache, False), export_onnx(text_cache, True)
     before = {p: p.stat().st_mtime_ns for p in text_cache.rglob("*")}
     monkeypatch.setattr(text, "_export_fp32", fail)
-    monkeypatch.setattr(text, "_quantize", fail)
+    monkeypatch.setattr(text, "quantize_int8", fail)
     assert export_onnx(text_cache, False) == fp32
     assert export_onnx(text_cache, True) == int8
     assert {p: p.stat().st_mtime_ns for p in text_cache.rglob("*")} == before

@@ -171,17 +171,8 @@ def bench_encoder(home: Path, bench: encoder.EncoderBench, out: Path, docs: Path
     _write("encoder", doc, body + "\n" + text, out, docs)
 
 
-def bench_content(home: Path, seconds: float, out: Path, docs: Path | None) -> None:
-    """Recommendations with the content channel on vs off, two servers, same run."""
-    _before_run()
-    bench = serve.ServeBench(
-        seconds=seconds, warmup=1.0, paced_share=0.5, only=("recommendations",)
-    )
-    variants = {
-        "content on": {},
-        "content off": {"LIVEREC_SERVICE__PIPELINE__DISABLED": '["content"]'},
-    }
-    doc = serve.run_variants(home, bench, variants, log=lambda s: print(s, file=sys.stderr))
+def _variants_table(doc: dict[str, Any]) -> str:
+    """One row per scenario and server variant of a ``run_variants`` result."""
     rows = [
         [
             r["scenario"],
@@ -193,7 +184,21 @@ def bench_content(home: Path, seconds: float, out: Path, docs: Path | None) -> N
         ]
         for r in sorted(doc["results"], key=lambda r: (r["scenario"], r["variant"]))
     ]
-    text = table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
+    return table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
+
+
+def bench_content(home: Path, seconds: float, out: Path, docs: Path | None) -> None:
+    """Recommendations with the content channel on vs off, two servers, same run."""
+    _before_run()
+    bench = serve.ServeBench(
+        seconds=seconds, warmup=1.0, paced_share=0.5, only=("recommendations",)
+    )
+    variants = {
+        "content on": {},
+        "content off": {"LIVEREC_SERVICE__PIPELINE__DISABLED": '["content"]'},
+    }
+    doc = serve.run_variants(home, bench, variants, log=lambda s: print(s, file=sys.stderr))
+    text = _variants_table(doc)
     print(text)
     title = "Content channel on vs off (two servers, alternating, same run)"
     _write("content", doc, _header(title) + "\n" + text + "\n", out, docs)
@@ -218,18 +223,7 @@ def bench_sasrec(
     if seconds > 0:
         print("bench sasrec: served variants (training a snapshot first)", file=sys.stderr)
         doc = sasrec.run_serve_variants(home, seconds, SASRecConfig(), log=log)
-        rows = [
-            [
-                r["scenario"],
-                r["variant"],
-                f"{r['rps']:,.0f}",
-                f"{r['p50_ms']:.2f}",
-                f"{r['p99_ms']:.2f}",
-                str(r["errors"]),
-            ]
-            for r in sorted(doc["results"], key=lambda r: (r["scenario"], r["variant"]))
-        ]
-        text = table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
+        text = _variants_table(doc)
         print(text)
         title = "Transformer in the live pipeline (five servers, alternating, same run)"
         _write("sasrec-serve", doc, _header(title) + "\n" + text + "\n", out, docs)

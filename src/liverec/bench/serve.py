@@ -16,6 +16,7 @@ from typing import Any
 from liverec.bench import wrk
 from liverec.bench.report import table
 from liverec.bench.server import Server, call, prepare_home
+from liverec.data.dataset import Dataset
 from liverec.data.sources import load_dataset
 from liverec.serving.snapshot import TrainConfig, train_snapshot
 
@@ -91,6 +92,14 @@ class ServeBench:
     train: TrainConfig = field(default_factory=TrainConfig)  # what the served snapshot holds
 
 
+def _trained_home(source: Path, target: Path, dataset: Dataset, train: TrainConfig) -> Path:
+    """A scratch home with a copy of the dataset and a freshly trained snapshot in it."""
+    home = prepare_home(source, target)
+    snapshots = home / "snapshots" / "ml-100k"
+    train_snapshot(dataset, [], snapshots, train, log=lambda *_: None, models_dir=source / "models")
+    return home
+
+
 def run_serve(
     source_home: Path,
     bench: ServeBench,
@@ -101,15 +110,7 @@ def run_serve(
     """Start a server, run every scenario, return the results (JSON-able)."""
     dataset = load_dataset("ml-100k", source_home)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        home = prepare_home(source_home, Path(tmp) / "home")
-        train_snapshot(
-            dataset,
-            [],
-            home / "snapshots" / "ml-100k",
-            bench.train,
-            log=lambda *_: None,
-            models_dir=source_home / "models",
-        )
+        home = _trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
         server = Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers, env)
         with server:
             return _run_all(server, dataset.users.raw_ids, dataset.items.raw_ids, bench, log)
@@ -190,15 +191,7 @@ def run_variants(
     dataset = load_dataset("ml-100k", source_home)
     runs: dict[tuple[str, str], list[wrk.LoadResult]] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        home = prepare_home(source_home, Path(tmp) / "home")
-        train_snapshot(
-            dataset,
-            [],
-            home / "snapshots" / "ml-100k",
-            bench.train,
-            log=lambda *_: None,
-            models_dir=source_home / "models",
-        )
+        home = _trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
         servers = {
             name: Server(home, f"sqlite:///{Path(tmp) / f'events-{i}.db'}", bench.workers, env)
             for i, (name, env) in enumerate(variants.items())

@@ -337,12 +337,12 @@ def _export_fp32(target: Path) -> None:
         )
 
 
-def _quantize(source: Path, target: Path) -> None:
+def quantize_int8(source: Path, target: Path) -> None:
     """Dynamic int8 weights, one scale per output channel (per-tensor loses too much)."""
     try:
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as e:
-        raise _missing("onnxruntime onnx", "quantising the text encoder") from e
+        raise _missing("onnxruntime onnx", "quantising an ONNX graph") from e
     # The quantiser suggests optional graph pre-processing through the root logger on every
     # call; measured here it changes nothing for this model, so keep it out of the logs.
     root = logging.getLogger()
@@ -383,7 +383,7 @@ def export_onnx(cache_dir: Path, quantize: bool) -> Path:
     tmp = _tmp_path(folder, f"{stem}.onnx")
     try:
         if quantize:
-            _quantize(export_onnx(cache_dir, quantize=False), tmp)
+            quantize_int8(export_onnx(cache_dir, quantize=False), tmp)
         else:
             _export_fp32(tmp)
         os.replace(tmp, onnx_path)

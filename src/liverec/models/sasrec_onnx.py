@@ -9,7 +9,6 @@ multiplications of every block), one scale per output channel.
 
 from __future__ import annotations
 
-import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from numpy.typing import NDArray
 
 from liverec.core.errors import LiverecError
 from liverec.data.interactions import Histories
+from liverec.features.text import quantize_int8
 from liverec.models.sasrec import SASRec, SASRecConfig, _last, gap_bucket
 
 OPSET = 17
@@ -108,20 +108,6 @@ def export(model: SASRec, directory: Path, quantize: bool = True) -> dict[str, P
     np.savez(directory / "tables.npz", **tables)
     paths["tables"] = directory / "tables.npz"
     return paths
-
-
-def quantize_int8(source: Path, target: Path) -> None:
-    """Dynamic int8 weights, one scale per output channel."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # The quantiser suggests optional pre-processing through the root logger on every call.
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(source, target, per_channel=True, weight_type=QuantType.QInt8)
-    finally:
-        root.setLevel(level)
 
 
 @dataclass

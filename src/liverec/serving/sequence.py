@@ -98,7 +98,7 @@ class UserEncodings:
             if st is not None and 0 < new <= min(MAX_STEPS, len(h.items)):
                 behind.append((u, st, h, new))
             elif st is None or new != 0:
-                calls += self.encoding_of(u, h) is not None
+                calls += self._encode(u, h) is not None
         step = 0
         while behind:
             rows = [(u, st, h, new) for u, st, h, new in behind if new > step]
@@ -118,10 +118,6 @@ class UserEncodings:
         for u, st, _, _ in behind:
             self._keep(u, st)
         return calls
-
-    def encoding_of(self, u: int, h: UserHistory) -> FloatArray | None:
-        """``encoding`` for a user index and history (the pipeline passes a Context)."""
-        return self._encode(u, h)
 
     def _keep(self, u: int, st: SequenceState) -> None:
         self._states[u] = st
