@@ -14,7 +14,6 @@ from typing import Any
 from liverec.config import Settings
 from liverec.core.errors import LiverecError
 
-TRAINABLE = ("sasrec",)  # optional snapshot models; the rest are always trained
 DEFAULT_EVAL_MODELS = "pop,usercf,itemcf,als,bpr"
 
 
@@ -60,6 +59,43 @@ def cmd_data_import(args: argparse.Namespace) -> int:
     if len(report.errors) > args.show_errors:
         print(f"... and {len(report.errors) - args.show_errors} more", file=sys.stderr)
     print(report.summary())
+    return 0
+
+
+def cmd_data_synth(args: argparse.Namespace) -> int:
+    """Write a seeded synthetic dataset as Parquet, then import it."""
+    from liverec.data.importer import import_dataset
+    from liverec.data.synth import preset, synthesize
+
+    overrides = {
+        k: v
+        for k, v in {
+            "events": args.events,
+            "users": args.users,
+            "items": args.items,
+            "seed": args.seed,
+            "holdout_users": args.holdout_users,
+        }.items()
+        if v is not None
+    }
+    config = preset(args.preset, **overrides)
+    home = _settings().home
+    name = args.name or f"synth-{args.preset.lower()}"
+    out = args.out or home / "synth" / name
+
+    def progress(done: int, total: int) -> None:
+        print(f"\r  generated {done:,} / {total:,} events", end="", file=sys.stderr, flush=True)
+
+    report = synthesize(config, out, progress=progress)
+    print(file=sys.stderr)
+    print(report.summary())
+    if args.no_import:
+        return 0
+    imported = import_dataset(
+        events=out / "events.parquet", items=out / "items.parquet", name=name, home=home
+    )
+    print(imported.summary())
+    print(f"planted holdout: {out / 'holdout.parquet'}")
     return 0
 
 
@@ -266,9 +302,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(settings.dataset, settings.home)
     with open_event_log(settings.event_log_url) as event_log:
         entries = _all_entries(event_log)
-    config = _train_config(args.models)
+    config = _train_config(args.models, args.param)
     path = train_snapshot(
-        dataset, entries, settings.snapshots, config, models_dir=settings.models_dir
+        dataset,
+        entries,
+        settings.snapshots,
+        config,
+        models_dir=settings.models_dir,
+        progress=True,
     )
     for old in prune_snapshots(settings.snapshots, keep=args.keep):
         print(f"removed old snapshot {old.name}")
@@ -276,19 +317,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(models: str) -> Any:
-    """The snapshot config for ``--models`` (optional models beside the always-trained ones)."""
-    from liverec.models.sasrec import SASRecConfig
+def _train_config(models: str, params: Sequence[str] = ()) -> Any:
+    """The snapshot config: every default component, the optional ones ``models`` names
+    (``none``: no optional one), and ``--param COMPONENT.KEY=VALUE`` overrides."""
+    from liverec.models.registry import COMPONENTS
     from liverec.serving.snapshot import TrainConfig
 
-    names = {n.strip() for n in models.split(",") if n.strip() and n.strip() != "none"}
-    unknown = sorted(names - set(TRAINABLE))
+    optional = [n for n, c in COMPONENTS.items() if c.optional]
+    names = [n.strip() for n in models.split(",") if n.strip() and n.strip() != "none"]
+    unknown = sorted(set(names) - set(optional))
     if unknown:
         raise LiverecError(
-            f"--models: cannot train {', '.join(unknown)}; expected some of {', '.join(TRAINABLE)}"
-            " or none (item-CF counts, ALS and popularity are always trained)"
+            f"--models: cannot train {', '.join(unknown)}; expected some of {', '.join(optional)}"
+            f" or none (always trained: {', '.join(n for n in COMPONENTS if n not in optional)})"
         )
-    return TrainConfig(sasrec=replace(SASRecConfig(), progress=True) if "sasrec" in names else None)
+    return TrainConfig(params=_parse_params(params)).with_optional(names)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -362,7 +405,7 @@ def cmd_catalog_dupes(args: argparse.Namespace) -> int:
     """List near-duplicate catalog items (SimHash of their text embeddings)."""
     import numpy as np
 
-    from liverec.features.fingerprint import hyperplanes, near_duplicates, simhash
+    from liverec.features.fingerprint import near_duplicates
     from liverec.serving.snapshot import latest_snapshot, load_snapshot
 
     settings = _settings(dataset=args.dataset)
@@ -370,10 +413,11 @@ def cmd_catalog_dupes(args: argparse.Namespace) -> int:
     if path is None:
         raise LiverecError(f"no snapshot under {settings.snapshots}; run: liverec train")
     snap = load_snapshot(path)
-    if snap.item_vectors is None:
+    text = snap.components.get("text")
+    if text is None:
         raise LiverecError(f"snapshot {path.name} has no text embeddings (trained without text)")
-    vectors = snap.item_vectors
-    fingerprints = simhash(vectors, hyperplanes(vectors.shape[1]))
+    vectors = np.load(text.directory / "vectors.npy", mmap_mode="r")
+    fingerprints = np.load(text.directory / "fingerprints.npy")
     pairs = near_duplicates(fingerprints, args.max_bits)
     catalog = snap.data.catalog
     print(
@@ -384,7 +428,7 @@ def cmd_catalog_dupes(args: argparse.Namespace) -> int:
     print("|---|---|---|---|---:|---:|")
     for p in pairs[: args.limit]:
         a, b = catalog[p.first], catalog[p.second]
-        cos = float(np.dot(vectors[p.first], vectors[p.second]))
+        cos = float(np.dot(vectors[p.first].astype(np.float32), vectors[p.second]))
         print(
             f"| {a.item_id} | {a.display_title} | {b.item_id} | {b.display_title} | "
             f"{p.distance} | {cos:.3f} |"
@@ -412,6 +456,25 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--strict", action="store_true", help="reject events for unknown items")
     imp.add_argument("--show-errors", type=_non_negative, default=50, help="rejected rows to print")
     imp.set_defaults(func=cmd_data_import)
+    sy = dsub.add_parser(
+        "synth",
+        help="generate a seeded synthetic dataset (Parquet) with planted structure and import it",
+        description="Presets: S = 1M events / 50k users / 10k items, M = 10M / 1M / 100k, "
+        "L = 100M / 10M / 1M; any flag overrides the preset. Example: liverec data synth "
+        "--preset S",
+    )
+    sy.add_argument("--preset", default="S", choices=["S", "M", "L", "s", "m", "l"])
+    sy.add_argument("--events", type=int, help="events to generate (holdout included)")
+    sy.add_argument("--users", type=int)
+    sy.add_argument("--items", type=int)
+    sy.add_argument("--seed", type=int, help="random seed (default 0)")
+    sy.add_argument(
+        "--holdout-users", type=_non_negative, help="users whose last event is held out"
+    )
+    sy.add_argument("--name", help="dataset name (default: synth-<preset>)")
+    sy.add_argument("--out", type=Path, help="folder for the Parquet files (default under home)")
+    sy.add_argument("--no-import", action="store_true", help="only write the files")
+    sy.set_defaults(func=cmd_data_synth)
     ls = dsub.add_parser("list", help="list available datasets")
     ls.set_defaults(func=cmd_data_list)
 
@@ -458,7 +521,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument(
         "--models",
         default="sasrec",
-        help="optional models to train besides item-CF, ALS and popularity: sasrec or none",
+        help="optional components to train besides the default ones (pop, trending, itemcf, "
+        "als, text, new): sasrec or none",
+    )
+    tr.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="COMPONENT.NAME=VALUE",
+        help="override a component parameter, e.g. sasrec.max_epochs=10 (repeatable)",
     )
     tr.set_defaults(func=cmd_train)
 

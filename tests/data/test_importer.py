@@ -81,11 +81,11 @@ def test_csv_import_round_trips_to_a_loadable_dataset(
     assert [it.genres for it in ds.catalog] == [("Horror", "Sci-Fi"), ("Crime", "Drama"), ()]
     assert ds.catalog[0].year == 1979
     assert ds.catalog[0].description == "A crew meets a creature."
-    it = ds.interactions
-    assert it.uidx.tolist() == [0, 1, 0, 1]
-    assert it.iidx.tolist() == [0, 1, 2, 0]
-    assert it.ts.tolist() == [JAN_31, JAN_31, JAN_31 + 12 * 3600, JAN_31 + 12 * 3600]
-    assert it.etype.tolist() == [EventType.RATING, EventType.CLICK, EventType.PURCHASE, 0]
+    it = ds.interactions  # stored sorted by user, then time
+    assert it.uidx.tolist() == [0, 0, 1, 1]
+    assert it.iidx.tolist() == [0, 2, 1, 0]
+    assert it.ts.tolist() == [JAN_31, JAN_31 + 12 * 3600, JAN_31, JAN_31 + 12 * 3600]
+    assert it.etype.tolist() == [EventType.RATING, EventType.PURCHASE, EventType.CLICK, 0]
     assert it.value.tolist() == [4.5, 1.0, 1.0, 1.0]
     assert ds.user_attributes == {"age": ("", "31", "40"), "city": ("", "Oslo", "Rome")}
     assert "1 users have events but no row" in report.summary()
@@ -262,7 +262,9 @@ def test_exact_duplicate_events_are_counted_not_silently_dropped(
     assert (report.events_deduplicated, report.events_rejected) == (1, 1)
     assert_counts_add_up(report)
     assert "5 read, 3 kept, 1 deduplicated, 1 rejected" in report.summary()
-    assert load_dataset("events", home).interactions.iidx.tolist() == [0, 0, 1]  # file order
+    # sorted by time; the two kept events at t=5 keep their file order
+    assert load_dataset("events", home).interactions.iidx.tolist() == [1, 0, 0]
+    assert load_dataset("events", home).interactions.value.tolist() == [1.0, 4.0, 3.0]
 
 
 def test_without_a_timestamp_column_row_order_is_the_time(
@@ -397,7 +399,7 @@ def test_imported_dataset_feeds_leave_last_out(tmp_path: Path, home: Path, items
 
     split = leave_last_out(load_dataset("events", home).interactions)
 
-    assert split.role.tolist() == [TEST, 0, VALID]
+    assert split.role.tolist() == [0, VALID, TEST]  # rows are stored in time order
     assert split.targets("test")[1].tolist() == [2]
 
 

@@ -11,10 +11,13 @@ from liverec.features.content import EmbeddingCache, ItemVectors, embed_catalog
 def test_vectors_grow_for_new_items_and_keep_fingerprints_in_step() -> None:
     v = ItemVectors(np.eye(3, 4, dtype=np.float32))
     v.set(5, np.array([0, 0, 0, 1], np.float32))
-    assert len(v) == 6 and v.matrix.shape == (6, 4)
-    assert v.matrix[3:5].sum() == 0  # items 3 and 4 have no text yet
-    assert len(v.fingerprints) == 6
-    assert v.fingerprints[5] != v.fingerprints[0]
+    assert len(v) == 6 and v.rows(np.arange(6)).shape == (6, 4)
+    assert v.rows(np.array([3, 4])).sum() == 0  # items 3 and 4 have no text yet
+    assert v.has_text(np.arange(6)).tolist() == [True, True, True, False, False, True]
+    fp = v.fingerprints(np.arange(6))
+    assert fp[5] != fp[0] and fp[3] == 0
+    v.set(1, np.array([0, 0, 1, 0], np.float32))  # a changed item: its new vector wins
+    assert v.rows(np.array([1]))[0].tolist() == [0, 0, 1, 0]
 
 
 def test_profile_is_the_normalised_weighted_mean() -> None:

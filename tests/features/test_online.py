@@ -1,27 +1,32 @@
+"""The online state: events and items applied in log order, statistics kept current."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from liverec.core.types import EventType
-from liverec.data.dataset import Dataset, Item
+from liverec.data.catalog import Catalog, Item
+from liverec.data.dataset import Dataset
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
 from liverec.events.schema import Event, LoggedEvent, LoggedItem
-from liverec.features.cooccurrence import cooccurrence_counts
-from liverec.features.online import OnlineState
+from liverec.features.itemstats import PairWeighting
+from liverec.features.online import LiveState
+from liverec.models.itemcf import ItemCFChannel, ItemCFConfig
+from liverec.models.neighbours import NeighbourConfig, compute_neighbours
+
+ALL = NeighbourConfig(k=1000, alpha=0.4, shrink=1.0, history_cap=1000)
 
 
-def small_dataset() -> Dataset:
+def small_dataset(n_users: int = 2) -> Dataset:
     # u0: 0 then 1; u1: 1 then 2
-    it = Interactions.from_arrays([0, 0, 1, 1], [0, 1, 1, 2], [10, 20, 10, 30], n_items=3)
+    it = Interactions.from_arrays(
+        [0, 0, 1, 1], [0, 1, 1, 2], [10, 20, 10, 30], n_users=n_users, n_items=3
+    )
     items = IdMap(["a", "b", "c"], kind="item")
-    catalog = tuple(Item(i, i.upper(), genres=("G",)) for i in items.raw_ids)
-    return Dataset("small", IdMap(["x", "y"], kind="user"), items, it, catalog)
-
-
-def state() -> OnlineState:
-    d = small_dataset()
-    return OnlineState(d, cooccurrence_counts(d.interactions.to_csr()), last_seq=0)
+    catalog = Catalog.from_items(Item(i, i.upper(), genres=("G",)) for i in items.raw_ids)
+    users = IdMap(["x", "y", "z"][:n_users], kind="user")
+    return Dataset("small", users, items, it, catalog)
 
 
 def click(seq: int, user: str, item: str, ts: float = 100.0) -> LoggedEvent:
@@ -29,62 +34,61 @@ def click(seq: int, user: str, item: str, ts: float = 100.0) -> LoggedEvent:
 
 
 def test_an_event_is_the_newest_history_entry_and_counts() -> None:
-    s = state()
+    s = LiveState(small_dataset(), last_seq=0)
     s.apply([click(1, "x", "c")])
-    h = s.history(s.users.index("x"))
+    h = s.histories.history(s.users.index("x"), 50)
     assert h.items.tolist() == [0, 1, 2] and h.types.tolist()[-1] == EventType.CLICK
     assert h.event_count == 3
-    assert sorted(s.seen(0).tolist()) == [0, 1, 2]
-    assert s.has_live_events(0) and not s.has_live_events(1)
-
-
-def test_a_first_interaction_updates_co_occurrence_but_a_repeat_does_not() -> None:
-    s = state()
-    before = s.cooccurrence.rows(np.array([2]))[0].tolist()  # c(2, .) = [0, 1, 0]
-    s.apply([click(1, "x", "c"), click(2, "x", "c")])
-    assert before == [0, 1, 0]
-    assert s.cooccurrence.rows(np.array([2]))[0].tolist() == [1, 2, 0]
-    assert s.cooccurrence.item_users.tolist() == [1, 2, 2]
+    assert s.histories.seen(0).tolist() == [0, 1, 2]
 
 
 def test_new_users_and_items_get_the_next_indices() -> None:
-    s = state()
+    s = LiveState(small_dataset(), last_seq=0)
     s.apply([LoggedItem(1, Item("d", "D")), click(2, "z", "d", ts=60 * 86_400.0)])
-    assert s.items.index("d") == 3 and s.users.index("z") == 2
-    assert s.new_items == [3]
-    assert s.history(2).items.tolist() == [3]
-    assert s.trending.top(1).tolist() == [3]
+    assert s.catalog.ids.index("d") == 3 and s.users.index("z") == 2
+    assert s.catalog.added().tolist() == [3]
+    assert s.histories.history(2, 10).items.tolist() == [3]
+    assert s.stats.trending_items()[0] == 3
 
 
 def test_entries_already_applied_are_skipped() -> None:
-    s = state()
+    s = LiveState(small_dataset(), last_seq=0)
     s.apply([click(1, "x", "c")])
     s.apply([click(1, "x", "c")])
-    assert s.event_count(0) == 3 and s.applied_seq == 1
+    assert s.histories.event_count(0) == 3 and s.applied_seq == 1
 
 
-def test_history_limit_keeps_the_newest_events() -> None:
-    s = state()
-    s.apply([click(1, "x", "c"), click(2, "x", "a")])
-    assert s.history(0, limit=2).items.tolist() == [2, 0]
-    assert s.full_history(0).tolist() == [0, 1, 2, 0]
+def test_an_upserted_item_reaches_every_item_hook_once() -> None:
+    seen: list[list[int]] = []
+    s = LiveState(small_dataset(), 0, item_hooks=[lambda items: seen.append([i for i, _ in items])])
+    s.apply([LoggedItem(1, Item("d", "D")), LoggedItem(2, Item("a", "A2")), click(3, "x", "d")])
+    assert seen == [[0, 3]]
+    assert s.catalog.item(0).title == "A2"
 
 
-def test_recomputing_from_scratch_gives_the_same_state_as_incremental_updates() -> None:
-    from liverec.features.online import OnlineConfig
+def test_live_co_occurrence_equals_a_recompute_on_all_events() -> None:
+    """Pair increments on top of the snapshot's lists give the similarities that neighbour
+    lists computed from scratch on every event give (histories shorter than the window)."""
+    base = small_dataset()
+    lists = compute_neighbours(base.interactions, ALL)
+    state = LiveState(base, 0, base_item_weight=np.asarray(lists.item_weight))
+    state.stats.track_pairs(PairWeighting(lists.ref_time, 0.0), np.asarray(lists.item_weight))
+    config = ItemCFConfig(alpha=ALL.alpha, shrink=ALL.shrink)
+    channel = ItemCFChannel(lists, state.stats, config, window=50)
+    events = [click(1, "x", "c", 50), click(2, "y", "a", 60), click(3, "x", "c", 70)]
+    events += [click(4, "z", "b", 80), click(5, "z", "a", 90)]
+    state.apply(events)
 
-    d = small_dataset()
-    counts = cooccurrence_counts(d.interactions.to_csr())
-    fast = OnlineState(d, counts, 0, similarity=(0.4, 1.0))
-    slow = OnlineState(d, counts, 0, OnlineConfig(incremental=False), similarity=(0.4, 1.0))
-    events = [click(1, "x", "c", 50.0), click(2, "y", "a", 60.0), click(3, "z", "b", 70.0)]
-    for s in (fast, slow):
-        for e in events:
-            s.apply([e])
-    items = np.arange(3)
-    np.testing.assert_allclose(
-        fast.cooccurrence.similarity_rows(items, 0.4, 1.0, 0),
-        slow.cooccurrence.similarity_rows(items, 0.4, 1.0, 0),
-        rtol=1e-6,
+    merged = Interactions.from_arrays(
+        [0, 0, 1, 1, 0, 1, 0, 2, 2],
+        [0, 1, 1, 2, 2, 0, 2, 1, 0],
+        [10, 20, 10, 30, 50, 60, 70, 80, 90],
+        n_users=3,
+        n_items=3,
     )
-    np.testing.assert_allclose(fast.trending.current(), slow.trending.current(), rtol=1e-9)
+    oracle = compute_neighbours(merged, ALL).similarity().toarray()
+    for j in range(3):
+        _, nbr, sims = channel.contributions(np.array([j]))
+        live = np.zeros(3)
+        live[nbr] = sims
+        np.testing.assert_allclose(live, oracle[j], rtol=1e-6)

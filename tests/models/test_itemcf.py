@@ -4,10 +4,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from liverec.data.interactions import Histories, Interactions
-from liverec.models.itemcf import ItemCF, item_similarity
+from liverec.models.itemcf import ItemCF
+from liverec.models.neighbours import NeighbourConfig, compute_neighbours
 
 # users x items: u0 {0,1}, u1 {0,1,2}, u2 {1,2}
 X = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 1], [0, 1, 1]], dtype=np.float32))
+
+
+def item_similarity(
+    matrix: sp.csr_matrix, neighbours: int, alpha: float = 0.5, shrink: float = 0.0
+) -> sp.csr_matrix:
+    coo = matrix.tocoo()
+    data = Interactions.from_arrays(coo.row, coo.col, n_users=3, n_items=3)
+    cfg = NeighbourConfig(k=neighbours, alpha=alpha, shrink=shrink, workers=1)
+    return compute_neighbours(data, cfg).similarity()
 
 
 def test_cosine_similarity_matches_hand_computation() -> None:

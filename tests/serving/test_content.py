@@ -24,7 +24,7 @@ def test_the_content_channel_follows_a_new_users_clicks(service: LiveService) ->
     ctx = rt.pipeline.context(rt.state.users.index("two-clicks"))
     content = next(c for c in rt.pipeline.channels if c.name == "content")
     found = content.retrieve(ctx, 10)
-    titles = [rt.state.catalog[i].title for i in found.items]
+    titles = [rt.state.catalog.item(i).title for i in found.items]
     assert "Return of the Jedi" in titles
     assert 50 - 1 not in found.items  # seen items are never retrieved
 
@@ -36,7 +36,7 @@ def test_content_reasons_name_a_recent_item_and_what_is_shared(service: LiveServ
     )
     service.ingest([click("reasons", "1"), click("reasons", "71")])  # Toy Story, Lion King
     r = service.recommend("reasons", 5)
-    reasons = [x for it in r.items for x in it["reasons"]]  # type: ignore[union-attr]
+    reasons = [x for it in r.items for x in it.reasons]
     assert any(
         x.startswith(("similar to Toy Story (1995)", "similar to Lion King, The (1994)"))
         for x in reasons
@@ -46,13 +46,14 @@ def test_content_reasons_name_a_recent_item_and_what_is_shared(service: LiveServ
 
 def test_near_duplicate_films_never_share_a_list(service: LiveService) -> None:
     rt = service.runtime
-    vectors = rt.state.vectors
+    vectors = rt.servables["text"].vectors
     assert vectors is not None
-    fp = vectors.fingerprints
     for u in range(0, 943, 7):
         items = [it.item for it in rt.pipeline.recommend(u, 20, with_reasons=False).items]
+        fp = dict(zip(items, vectors.fingerprints(np.array(items)).tolist(), strict=True))
         for a, b in combinations(items, 2):
-            assert int(hamming(fp[a], fp[b])) > 3, (rt.state.catalog[a], rt.state.catalog[b])
+            pair = (rt.state.catalog.item(a), rt.state.catalog.item(b))
+            assert int(hamming(np.uint64(fp[a]), np.uint64(fp[b]))) > 3, pair
 
 
 def test_an_item_added_through_the_service_is_encoded_and_similar_to_its_relatives(
@@ -66,9 +67,9 @@ def test_an_item_added_through_the_service_is_encoded_and_similar_to_its_relativ
         "A new chapter of the galactic rebellion against the Empire.",
     )
     service.upsert_item(item)
-    vectors = service.runtime.state.vectors
+    vectors = service.runtime.servables["text"].vectors
     assert vectors is not None
-    i = service.runtime.state.items.index("sw-new")
-    assert np.isclose(np.linalg.norm(vectors.matrix[i]), 1.0, atol=1e-3)
-    similar = [x["item_id"] for x in service.similar("50", 10)["items"]]  # type: ignore[index]
+    i = service.runtime.state.catalog.ids.index("sw-new")
+    assert np.isclose(np.linalg.norm(vectors.rows(np.array([i]))[0]), 1.0, atol=1e-3)
+    similar = [x.item_id for x in service.similar("50", 10).items]
     assert "sw-new" in similar

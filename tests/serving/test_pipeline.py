@@ -7,9 +7,10 @@ import time
 import numpy as np
 import pytest
 
+from liverec.core.errors import ConfigError
 from liverec.features.genres import jaccard_matrix
-from liverec.serving.channels import Context, Retrieved
-from liverec.serving.pipeline import PipelineResult, StageGuard
+from liverec.features.request import Context, Retrieved
+from liverec.serving.pipeline import PipelineConfig, PipelineResult, StageGuard
 from liverec.serving.rerank import fuse, mmr
 from liverec.serving.service import LiveService
 
@@ -34,9 +35,13 @@ class Slow:
         return Retrieved(np.array([0], np.int64), np.array([1.0], np.float32))
 
 
+def channel_position(service: LiveService, name: str) -> int:
+    return [c.name for c in service.runtime.pipeline.channels].index(name)
+
+
 def test_a_failing_channel_degrades_the_answer_and_says_so(service: LiveService) -> None:
     pipeline = service.runtime.pipeline
-    pipeline.channels[0] = Broken()
+    pipeline.channels[channel_position(service, "itemcf")] = Broken()
     r = service.recommend("196", 10)
     assert len(r.items) == 10
     assert r.degraded == ["itemcf: failed (RuntimeError)"]
@@ -48,7 +53,7 @@ def test_every_channel_down_still_answers_from_popularity(service: LiveService) 
     pipeline.channels = [Broken()]
     r = service.recommend("1", 10)
     assert len(r.items) == 10
-    assert all("popular" in " ".join(i["reasons"]) for i in r.items)  # type: ignore[arg-type]
+    assert all("popular" in " ".join(i.reasons) for i in r.items)
 
 
 def test_a_stage_over_budget_repeatedly_is_skipped_until_the_cooldown_ends(
@@ -56,7 +61,7 @@ def test_a_stage_over_budget_repeatedly_is_skipped_until_the_cooldown_ends(
 ) -> None:
     pipeline = service.runtime.pipeline
     slow = Slow(0.03)
-    pipeline.channels[1] = slow
+    pipeline.channels[channel_position(service, "als")] = slow
     pipeline.guard.budgets_ms["als"] = 5.0
     pipeline.guard.cooldown_s = 0.3
     results = [pipeline.recommend(0, 10) for _ in range(4)]
@@ -80,8 +85,8 @@ def test_stages_after_the_request_deadline_are_skipped() -> None:
 
 def test_reasons_name_the_history_item_behind_an_item_cf_pick(service: LiveService) -> None:
     r = service.recommend("196", 10)
-    recent = {h["title"] for h in service.profile("196", 50)["recent"]}  # type: ignore[union-attr]
-    because = [x for i in r.items for x in i["reasons"] if x.startswith("because you watched")]  # type: ignore[union-attr]
+    recent = {h.title for h in service.profile("196", 50).recent}
+    because = [x for i in r.items for x in i.reasons if x.startswith("because you watched")]
     assert because
     assert all(b.removeprefix("because you watched ") in recent for b in because)
 
@@ -91,7 +96,7 @@ def test_fusion_adds_weighted_reciprocal_ranks() -> None:
         "a": Retrieved(np.array([3, 1]), np.array([5.0, 4.0], np.float32)),
         "b": Retrieved(np.array([1]), np.array([0.1], np.float32)),
     }
-    f = fuse(r, {"a": 1.0, "b": 0.5}, k=1.0, n_items=5)
+    f = fuse(r, {"a": 1.0, "b": 0.5}, k=1.0)
     assert f.items.tolist() == [1, 3]  # 1: 1/3 + 0.5/2 = 0.583 > 3: 1/2
     assert f.scores.tolist() == pytest.approx([1 / 3 + 0.25, 0.5])
     assert f.contributions[f.channels.index("b")].tolist() == pytest.approx([0.25, 0.0])
@@ -116,5 +121,14 @@ def test_mmr_raises_genre_diversity_on_real_lists(service: LiveService) -> None:
         plain.append([r.item for r in pipeline.recommend(u, 10, with_reasons=False).items])
         pipeline.config = pipeline.config.model_copy(update={"mmr_lambda": 0.5})
         diverse.append([r.item for r in pipeline.recommend(u, 10, with_reasons=False).items])
-    g = pipeline.genres.matrix  # built by the first request
+    g = service.runtime.snapshot.data.genre_matrix
     assert intra_list_diversity(diverse, g, 10) > intra_list_diversity(plain, g, 10) + 0.02
+
+
+def test_misspelt_channel_names_are_refused_not_weighted_zero() -> None:
+    with pytest.raises(ConfigError, match="unknown channel 'itemfc'"):
+        PipelineConfig(weights={"itemfc": 1.0})
+    with pytest.raises(ConfigError, match="unknown stage 'mmr'"):
+        PipelineConfig(stage_budget_ms={"mmr": 1.0})
+    with pytest.raises(ConfigError, match="unknown ranking feature"):
+        PipelineConfig(feature_weights={"txt": 0.1})

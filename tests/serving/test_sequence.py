@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.models.sasrec import SASRecConfig
+from liverec.models.sasrec_serve import UserEncodings
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
 from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
 
@@ -24,10 +26,14 @@ def sasrec_snapshot(
     ml100k: Dataset, tmp_path_factory: pytest.TempPathFactory, models_dir: Path
 ) -> Snapshot:
     root = tmp_path_factory.mktemp("sasrec-snapshots") / "ml-100k"
-    path = train_snapshot(
-        ml100k, [], root, TrainConfig(sasrec=FAST), log=lambda *_: None, models_dir=models_dir
-    )
+    config = TrainConfig(params={"sasrec": asdict(FAST)}).with_optional(["sasrec"])
+    path = train_snapshot(ml100k, [], root, config, log=lambda *_: None, models_dir=models_dir)
     return load_snapshot(path)
+
+
+def encodings_of(service: LiveService) -> UserEncodings:
+    found: UserEncodings = service.runtime.servables["sasrec"].info["encodings"]
+    return found
 
 
 def open_service(snapshot: Snapshot, **config: object) -> LiveService:
@@ -42,37 +48,37 @@ def click(user: str, item: str, ts: float | None = None) -> Event:
 
 
 def test_snapshot_keeps_the_curve_and_both_graph_precisions(sasrec_snapshot: Snapshot) -> None:
-    meta = sasrec_snapshot.manifest["sasrec"]
-    assert [c["epoch"] for c in meta["curve"]] == [1, 2]
-    assert meta["best_epoch"] in (1, 2) and meta["text"] is True
-    files = {p.name for p in (sasrec_snapshot.directory / "sasrec").iterdir()}
+    part = sasrec_snapshot.components["sasrec"]
+    assert [c["epoch"] for c in part.meta["curve"]] == [1, 2]
+    assert part.meta["best_epoch"] in (1, 2) and part.meta["text"] is True
+    files = {p.name for p in part.directory.iterdir()}
     assert {"prefill.onnx", "step.onnx", "prefill-int8.onnx", "step-int8.onnx"} <= files
-    assert sasrec_snapshot.sasrec == FAST
+    assert part.component.config == FAST
 
 
 def test_the_transformer_retrieves_and_ranks(sasrec_snapshot: Snapshot) -> None:
-    service = open_service(sasrec_snapshot, pipeline={"ranker_weight": 0.05})
+    service = open_service(sasrec_snapshot, pipeline={"feature_weights": {"sasrec": 0.05}})
     out = service.recommend("196", 10)
     assert len(out.items) == 10 and not out.degraded
     assert "sasrec" in out.stage_ms and "rank" in out.stage_ms
-    reasons = [r for it in out.items for r in it["reasons"]]  # type: ignore[attr-defined]
-    assert any(r.startswith("often watched next after") for r in reasons)
+    reasons = [r for it in out.items for r in it.reasons]
+    assert any(r.startswith("often chosen next after") for r in reasons)
 
 
 def test_new_events_are_stepped_in_and_equal_a_full_recompute(sasrec_snapshot: Snapshot) -> None:
     service = open_service(sasrec_snapshot, sequence_int8=False)
-    encodings = service.runtime.encodings
-    assert encodings is not None
+    encodings = encodings_of(service)
     before = service.recommend("196", 10)
     assert encodings.prefills == 1 and encodings.steps == 0
-    picked = [str(i["item_id"]) for i in before.items[:3]]
+    picked = [i.item_id for i in before.items[:3]]
     service.ingest([click("196", i, 2e9 + n) for n, i in enumerate(picked)])
     after = service.recommend("196", 10)
     assert encodings.prefills == 1 and encodings.steps == 3  # no recompute on the request path
-    assert not set(picked) & {str(i["item_id"]) for i in after.items}
+    assert not set(picked) & {i.item_id for i in after.items}
     u = service.runtime.state.users.index("196")
     stepped = encodings._states[u].encoding.copy()
-    h = service.runtime.state.history(u, sasrec_snapshot.sasrec.context + 1)  # type: ignore[union-attr]
+    context = sasrec_snapshot.components["sasrec"].component.config.context
+    h = service.runtime.state.histories.history(u, context + 1)
     full = encodings.encoder.prefill(h.items, h.ts)
     assert full is not None
     np.testing.assert_allclose(stepped, full.encoding, atol=1e-5)
@@ -83,8 +89,7 @@ def test_a_new_item_has_a_transformer_vector_from_its_text(sasrec_snapshot: Snap
     service.upsert_item(Item("new-1", "Alien Returns", 1998, ("Sci-Fi", "Horror")))
     service.ingest([click("fresh", "183"), click("fresh", "new-1")])  # Alien, then the new one
     out = service.recommend("fresh", 10)
-    encodings = service.runtime.encodings
-    assert encodings is not None and encodings.encoder.n_items == sasrec_snapshot.n_items + 1
+    assert encodings_of(service).encoder.n_items == sasrec_snapshot.n_items + 1
     assert len(out.items) == 10 and not out.degraded
 
 
@@ -93,8 +98,8 @@ def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot) -> None:
     a, b = open_service(sasrec_snapshot), open_service(sasrec_snapshot, sequence_int8=False)
     overlap = [
         len(
-            {str(i["item_id"]) for i in a.recommend(u, 10).items}
-            & {str(i["item_id"]) for i in b.recommend(u, 10).items}
+            {i.item_id for i in a.recommend(u, 10).items}
+            & {i.item_id for i in b.recommend(u, 10).items}
         )
         / 10
         for u in users
@@ -104,8 +109,10 @@ def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot) -> None:
 
 def test_by_default_the_transformer_ranks_through_fusion_only(sasrec_snapshot: Snapshot) -> None:
     # the ranker stage measured worse on the validation replay at every weight tried
-    out = open_service(sasrec_snapshot).recommend("196", 10)
-    assert "rank" not in out.stage_ms and "sasrec" in out.stage_ms
+    service = open_service(sasrec_snapshot)
+    out = service.recommend("196", 10)
+    assert service.runtime.pipeline.config.feature_weights["sasrec"] == 0.0
+    assert "sasrec" in out.stage_ms
 
 
 def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -> None:
@@ -117,8 +124,7 @@ def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -
             svc.recommend(u, 10)  # state after the snapshot's history
         svc.ingest([click(u, i, 2e9 + n) for u in users for n, i in enumerate(["50", "181"])])
     assert batched.prepare(users) == 2  # two events each: two batched steps for all five
-    enc_b, enc_s = batched.runtime.encodings, single.runtime.encodings
-    assert enc_b is not None and enc_s is not None
+    enc_b, enc_s = encodings_of(batched), encodings_of(single)
     for u in users:
         single.recommend(u, 10)
         idx = batched.runtime.state.users.index(u)

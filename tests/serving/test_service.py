@@ -22,7 +22,7 @@ def click(user: str, item: str) -> Event:
 
 
 def ids(service: LiveService, user: str, k: int = 10) -> list[str]:
-    return [str(i["item_id"]) for i in service.recommend(user, k).items]
+    return [i.item_id for i in service.recommend(user, k).items]
 
 
 def test_event_is_visible_in_next_recommendation(service: LiveService) -> None:
@@ -31,8 +31,7 @@ def test_event_is_visible_in_next_recommendation(service: LiveService) -> None:
     after = ids(service, "196")
     assert before[0] not in after  # the clicked item is now seen
     assert after != before
-    profile = service.profile("196")
-    assert profile["recent"][0]["item_id"] == before[0]  # type: ignore[index]
+    assert service.profile("196").recent[0].item_id == before[0]
 
 
 def test_clicks_pull_in_neighbours_of_the_clicked_item(service: LiveService) -> None:
@@ -45,20 +44,18 @@ def test_clicks_pull_in_neighbours_of_the_clicked_item(service: LiveService) -> 
         [click("fresh-user", i) for i in ("185", "183", "200")]
     )  # Psycho, Alien, Shining
     horror = service.recommend("fresh-user", 10)
-    genres = [g for it in horror.items for g in it["genres"]]  # type: ignore[attr-defined]
+    genres = [g for it in horror.items for g in it.genres]
     assert genres.count("Horror") + genres.count("Thriller") > sum(
-        g in ("Horror", "Thriller")
-        for it in kids.items
-        for g in it["genres"]  # type: ignore[attr-defined]
+        g in ("Horror", "Thriller") for it in kids.items for g in it.genres
     )
-    assert any("Shining" in r for it in horror.items for r in it["reasons"])  # type: ignore[attr-defined]
+    assert any("Shining" in r for it in horror.items for r in it.reasons)
 
 
 def test_a_cached_answer_is_served_until_the_users_next_event(service: LiveService) -> None:
     first = service.recommend("1", 10)
     second = service.recommend("1", 10)
     assert not first.cached and second.cached and second.items == first.items
-    service.ingest([click("1", str(first.items[0]["item_id"]))])
+    service.ingest([click("1", first.items[0].item_id)])
     third = service.recommend("1", 10)
     assert not third.cached and third.items[0] != first.items[0]
     assert service.cache.stats.hits == 1
@@ -73,7 +70,7 @@ def test_another_users_event_does_not_evict_a_cached_answer(service: LiveService
 def test_unknown_user_gets_a_cold_start_list(service: LiveService) -> None:
     r = service.recommend("never-seen", 10)
     assert r.cold_start and len(r.items) == 10 and not r.degraded
-    assert all(it["reasons"] for it in r.items)
+    assert all(it.reasons for it in r.items)
 
 
 def test_an_event_for_an_unknown_item_is_refused_and_nothing_is_logged(
@@ -82,27 +79,27 @@ def test_an_event_for_an_unknown_item_is_refused_and_nothing_is_logged(
     with pytest.raises(UnknownIdError, match=r"events\[1\]\.item_id: unknown item 'nope'"):
         service.ingest([click("1", "50"), click("1", "nope")])
     assert service.log.last_seq() == 0
-    assert service.profile("1")["event_count"] == 272
+    assert service.profile("1").event_count == 272
 
 
 def test_a_new_item_is_recommendable_at_once(service: LiveService) -> None:
     service.upsert_item(Item("brand-new", "Quantum Harbour", 2026, ("Sci-Fi", "Documentary")))
     r = service.recommend("196", 10, genres=["Documentary"])
-    assert "brand-new" in [i["item_id"] for i in r.items]
+    assert "brand-new" in [i.item_id for i in r.items]
     similar = service.similar("brand-new", 5)
-    assert similar["title"] == "Quantum Harbour (2026)" and similar["items"]
+    assert similar.title == "Quantum Harbour (2026)" and similar.items
 
 
 def test_filters_exclude_items_and_keep_only_requested_genres(service: LiveService) -> None:
     top = ids(service, "196", 5)
     r = service.recommend("196", 10, exclude=top[:2], genres=["Comedy"])
-    got = [i["item_id"] for i in r.items]
+    got = [i.item_id for i in r.items]
     assert not set(top[:2]) & set(got)
-    assert all("Comedy" in i["genres"] for i in r.items)  # type: ignore[operator]
+    assert all("Comedy" in i.genres for i in r.items)
 
 
 def test_similar_items_of_star_wars_are_its_sequels(service: LiveService) -> None:
-    found = [i["title"] for i in service.similar("50", 3)["items"]]  # type: ignore[index]
+    found = [i.title for i in service.similar("50", 3).items]
     assert "Return of the Jedi (1983)" in found and "Empire Strikes Back, The (1980)" in found
     with pytest.raises(UnknownIdError):
         service.similar("no-such-item", 3)
@@ -114,7 +111,7 @@ def test_a_restart_replays_the_log_after_the_snapshot(
     service.ingest([click("196", "50"), click("newbie", "50")])
     reopened = LiveService.open(snapshot_dir, service.log, service.config)
     assert reopened.profile("196") == service.profile("196")
-    assert reopened.profile("newbie")["event_count"] == 1
+    assert reopened.profile("newbie").event_count == 1
 
 
 @pytest.mark.slow
@@ -151,7 +148,7 @@ def test_hot_swap_under_concurrent_requests_fails_nothing(
     assert service.version == new_dir.name != old
     assert versions == {old, new_dir.name} or versions == {new_dir.name}
     # the event logged before the swap is part of the new snapshot, not replayed twice
-    assert service.profile("196")["event_count"] == 40
+    assert service.profile("196").event_count == 40
 
 
 def test_pipeline_item_cf_matches_the_offline_model_for_a_user_without_new_events(
@@ -160,12 +157,13 @@ def test_pipeline_item_cf_matches_the_offline_model_for_a_user_without_new_event
     from liverec.models.itemcf import ItemCF
 
     rt = service.runtime
-    cfg = rt.snapshot.itemcf
+    cfg = rt.snapshot.components["itemcf"].component.config
     offline = ItemCF(cfg).fit(ml100k.interactions)
     u = rt.state.users.index("196")
     ctx = rt.pipeline.context(u)
     window = rt.pipeline.config.history_window
-    got = rt.pipeline.channels[0].retrieve(ctx, 20)
+    channel = next(c for c in rt.pipeline.channels if c.name == "itemcf")
+    got = channel.retrieve(ctx, 20)
     expected = offline.score_histories(offline.histories.take(np.array([u])))[0]
     expected[ctx.seen] = -np.inf
     # the live channel looks at the last `window` events; older ones weigh 0.75**50 ~ 6e-7

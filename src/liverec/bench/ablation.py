@@ -8,8 +8,6 @@ recommendation scenarios. Rows:
 - cache off: answers are identical (the cache can never serve a stale answer), so the cost
   shows in HTTP throughput with repeat traffic (warm vs cold);
 - ANN: ALS retrieval through HNSW (fp32) and HNSW with int8 vectors instead of exact search;
-- incremental off: state rebuilt from scratch after every event (a short stream prefix; the
-  lists are compared for equality with the incremental ones);
 - workers: one vs two uvicorn processes sharing the event log;
 - MMR off: no diversity re-ranking; plus the MMR lambda sweep (the trade-off curve).
 """
@@ -24,7 +22,6 @@ from liverec.bench.report import table
 from liverec.bench.serve import ServeBench, run_serve
 from liverec.data.sources import load_dataset
 from liverec.eval.replay import ReplayResult, ReplaySplit, replay, replay_config, time_cut
-from liverec.features.online import OnlineConfig
 from liverec.serving.cache import CacheConfig
 from liverec.serving.service import ServiceConfig
 from liverec.serving.snapshot import TrainConfig
@@ -48,7 +45,6 @@ def _row(name: str, r: ReplayResult) -> dict[str, Any]:
 def run_ablation(
     source_home: Path,
     seconds: float = 6.0,
-    recompute_events: int = 40,
     log: Callable[[str], None] = print,
     workdir: Path | None = None,
 ) -> dict[str, Any]:
@@ -78,31 +74,10 @@ def run_ablation(
     rows.append(_row("default (all on)", default))
     no_cache = ServiceConfig(pipeline=replay_config().pipeline, cache=CacheConfig(enabled=False))
     rows.append(_row("cache off", run("cache off", no_cache)))
-    rows.append(
-        _row("ANN: HNSW fp32 instead of exact", run("hnsw", train=TrainConfig(index_kind="hnsw")))
-    )
-    rows.append(
-        _row(
-            "ANN: HNSW int8 (SQ8) instead of exact",
-            run("hnsw-sq8", train=TrainConfig(index_kind="hnsw-sq8")),
-        )
-    )
+    for kind, label in (("hnsw", "HNSW fp32"), ("hnsw-sq8", "HNSW int8 (SQ8)")):
+        train = TrainConfig(params={"als": {"index": kind}, "text": {"index": kind}})
+        rows.append(_row(f"ANN: {label} instead of exact", run(kind, train=train)))
     rows.append(_row("MMR off (lambda = 1)", run("mmr off", replay_config({"mmr_lambda": 1.0}))))
-
-    # Incremental off: a prefix of the stream, since every event rebuilds the whole state.
-    prefix = time_cut(dataset, 0.9, 0.9 + recompute_events / len(dataset.interactions))
-    inc = run("incremental (prefix)", split_=prefix)
-    slow_cfg = ServiceConfig(
-        pipeline=replay_config().pipeline, online=OnlineConfig(incremental=False)
-    )
-    rec = run("recompute (prefix)", slow_cfg, split_=prefix)
-    rows.append({**_row(f"incremental on, first {prefix.n_stream} events", inc)})
-    rows.append(
-        {
-            **_row(f"incremental off (recompute), same {prefix.n_stream} events", rec),
-            "same_answers": inc.ndcg == rec.ndcg and inc.hr == rec.hr,
-        }
-    )
 
     curve = []
     for lam in LAMBDAS:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,9 @@ VARIANTS: dict[str, dict[str, str]] = {
     "transformer int8": {},
     "transformer fp32": {"LIVEREC_SERVICE__SEQUENCE_INT8": "false"},
     "int8 + micro-batching": {"LIVEREC_SERVICE__MICRO_BATCH": "true"},
-    "int8 + ranker stage (0.05)": {"LIVEREC_SERVICE__PIPELINE__RANKER_WEIGHT": "0.05"},
+    "int8 + ranker stage (0.05)": {
+        "LIVEREC_SERVICE__PIPELINE__FEATURE_WEIGHTS": '{"text": 0.02, "sasrec": 0.05}'
+    },
 }
 
 
@@ -176,6 +179,8 @@ def run_serve_variants(
         warmup=1.0,
         paced_share=0.5,
         only=("recommendations, cold", "click then recommend"),
-        train=TrainConfig(sasrec=config),
+        train=TrainConfig()
+        .with_optional(["sasrec"])
+        .model_copy(update={"params": {"sasrec": asdict(config)}}),
     )
     return serve.run_variants(source_home, bench, VARIANTS, log=log)

@@ -1,4 +1,9 @@
-"""The typed in-memory dataset and its on-disk form under ``$LIVEREC_HOME/datasets/<name>``."""
+"""The typed dataset and its on-disk form under ``$LIVEREC_HOME/datasets/<name>``.
+
+On disk a dataset is columns: the events as one ``.npy`` file per column (int32 ids, sorted
+by user then time, ties in file order), the catalog and the id maps as Arrow IPC files. Loading
+memory-maps all of them, so opening a 100M-event dataset reads almost nothing up front.
+"""
 
 from __future__ import annotations
 
@@ -8,66 +13,20 @@ import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import scipy.sparse as sp
 
 from liverec.core.errors import DatasetNotFoundError, LiverecError
+from liverec.data.arrowio import read_arrow, write_arrow
+from liverec.data.catalog import Catalog, Item
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
 
-FORMAT_VERSION = 1
+__all__ = ["Catalog", "Dataset", "Item"]
+
+FORMAT_VERSION = 2
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class Item:
-    """Catalog entry: the text fields the encoder and the explanations use."""
-
-    item_id: str
-    title: str
-    year: int | None = None
-    genres: tuple[str, ...] = ()
-    description: str = ""
-
-    @property
-    def display_title(self) -> str:
-        """Title with the year in brackets, as people write film titles."""
-        return f"{self.title} ({self.year})" if self.year else self.title
-
-    def text(self) -> str:
-        """One string with everything a text encoder should read about the item."""
-        parts = [self.display_title]
-        if self.genres:
-            parts.append("Genres: " + ", ".join(self.genres))
-        if self.description:
-            parts.append(self.description)
-        return ". ".join(parts)
-
-    def to_json(self) -> dict[str, object]:
-        """JSON-able dict (the items.jsonl line)."""
-        return {
-            "item_id": self.item_id,
-            "title": self.title,
-            "year": self.year,
-            "genres": list(self.genres),
-            "description": self.description,
-        }
-
-    @classmethod
-    def from_json(cls, d: Mapping[str, object]) -> Item:
-        """Inverse of ``to_json``."""
-        year = d.get("year")
-        genres = d.get("genres") or []
-        return cls(
-            item_id=str(d["item_id"]),
-            title=str(d.get("title") or ""),
-            year=int(year) if isinstance(year, int | float | str) and str(year) else None,
-            genres=tuple(str(g) for g in genres) if isinstance(genres, list | tuple) else (),
-            description=str(d.get("description") or ""),
-        )
 
 
 @dataclass(frozen=True)
@@ -78,10 +37,12 @@ class Dataset:
     users: IdMap
     items: IdMap
     interactions: Interactions
-    catalog: tuple[Item, ...]
-    user_attributes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    catalog: Catalog
+    user_attributes: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.catalog, Catalog):
+            object.__setattr__(self, "catalog", Catalog.from_items(self.catalog))
         if len(self.catalog) != len(self.items):
             raise ValueError(f"catalog has {len(self.catalog)} items, id map {len(self.items)}")
         if (self.interactions.n_users, self.interactions.n_items) != (
@@ -100,21 +61,15 @@ class Dataset:
         """Number of catalog items."""
         return len(self.items)
 
-    @cached_property
+    @property
     def genre_names(self) -> tuple[str, ...]:
         """Every genre/tag in the catalog, sorted."""
-        return tuple(sorted({g for it in self.catalog for g in it.genres}))
+        return self.catalog.genre_names
 
-    @cached_property
+    @property
     def genre_matrix(self) -> sp.csr_matrix:
         """Binary items x genres matrix (rows of items without genres are empty)."""
-        col = {g: j for j, g in enumerate(self.genre_names)}
-        rows = [i for i, it in enumerate(self.catalog) for _ in it.genres]
-        cols = [col[g] for it in self.catalog for g in it.genres]
-        return sp.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, cols)),
-            shape=(self.n_items, len(self.genre_names)),
-        )
+        return self.catalog.genre_matrix
 
     def summary(self) -> str:
         """One line: counts and density."""
@@ -126,35 +81,39 @@ class Dataset:
         )
 
     def save(self, directory: Path) -> None:
-        """Write the dataset to ``directory`` (created if missing)."""
+        """Write the dataset to ``directory`` (created if missing), events sorted by user."""
+        import pyarrow as pa
+
         directory.mkdir(parents=True, exist_ok=True)
-        it = self.interactions
-        np.savez(
-            directory / "interactions.npz",
-            uidx=it.uidx,
-            iidx=it.iidx,
-            ts=it.ts,
-            etype=it.etype,
-            value=it.value,
-        )
-        with open(directory / "items.jsonl", "wb") as f:
-            for item in self.catalog:
-                f.write(json.dumps(item.to_json(), ensure_ascii=False).encode() + b"\n")
-        users = {"user_id": list(self.users.raw_ids)} | {
-            k: list(v) for k, v in self.user_attributes.items()
+        self.interactions.sorted_by_user().save(directory / "events")
+        self.catalog.save(directory / "catalog.arrow")
+        self.users.save(directory, "users")
+        self.items.save(directory, "items")
+        if self.user_attributes:
+            table = pa.table(
+                {k: pa.array(list(v), pa.string()) for k, v in self.user_attributes.items()}
+            )
+            write_arrow(table, directory / "attributes.arrow")
+        meta = {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "n_events": len(self.interactions),
+            "summary": self.summary(),
         }
-        (directory / "users.json").write_text(json.dumps(users))
-        meta = {"format": FORMAT_VERSION, "name": self.name, "summary": self.summary()}
         (directory / "meta.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
     def load(cls, directory: Path) -> Dataset:
-        """Read a dataset written by ``save``.
+        """Memory-map a dataset written by ``save``.
 
         Raises
         ------
         DatasetNotFoundError
             If ``directory`` holds no dataset.
+        LiverecError
+            If it was written in another format.
         """
         if not (directory / "meta.json").exists():
             raise DatasetNotFoundError(f"no dataset at {directory}")
@@ -164,22 +123,14 @@ class Dataset:
                 f"dataset at {directory} has format {meta.get('format')}, expected "
                 f"{FORMAT_VERSION}; fetch or import it again"
             )
-        with open(directory / "items.jsonl", "rb") as f:
-            catalog = tuple(Item.from_json(json.loads(line)) for line in f if line.strip())
-        users_doc = json.loads((directory / "users.json").read_text())
-        users = IdMap(users_doc.pop("user_id"), kind="user")
-        items = IdMap((c.item_id for c in catalog), kind="item")
-        with np.load(directory / "interactions.npz") as z:
-            interactions = Interactions(
-                uidx=z["uidx"],
-                iidx=z["iidx"],
-                ts=z["ts"],
-                etype=z["etype"],
-                value=z["value"],
-                n_users=len(users),
-                n_items=len(items),
-            )
-        attrs = {k: tuple(str(x) for x in v) for k, v in users_doc.items()}
+        users = IdMap.load(directory, "users", kind="user")
+        items = IdMap.load(directory, "items", kind="item")
+        interactions = Interactions.load(directory / "events", len(users), len(items))
+        attrs: dict[str, tuple[str, ...]] = {}
+        if (directory / "attributes.arrow").exists():
+            table = read_arrow(directory / "attributes.arrow")
+            attrs = {name: tuple(table.column(name).to_pylist()) for name in table.column_names}
+        catalog = Catalog.load(directory / "catalog.arrow")
         return cls(meta["name"], users, items, interactions, catalog, attrs)
 
 
@@ -211,9 +162,9 @@ def available_datasets(home: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").exists())
 
 
-def build_catalog(items: IdMap, known: Mapping[str, Item]) -> tuple[Item, ...]:
+def build_catalog(items: IdMap, known: Mapping[str, Item]) -> Catalog:
     """Catalog in id-map order; ids without metadata get an entry titled by their id."""
-    return tuple(known.get(r) or Item(item_id=r, title=r) for r in items.raw_ids)
+    return Catalog.from_items(known.get(r) or Item(item_id=r, title=r) for r in items.raw_ids)
 
 
 def user_attribute_columns(

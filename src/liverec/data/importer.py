@@ -1,47 +1,31 @@
-"""Import a user's own events/items/users files (CSV, JSONL or Parquet) as a named dataset."""
+"""Import a user's own events/items/users files (CSV, JSONL or Parquet) as a named dataset.
+
+Files are streamed in batches (``liverec.data.tables``) and converted column by column
+(``liverec.data.convert``); every rejected row is reported with its line (or Parquet row)
+number and reason. The result is a columnar dataset: events sorted by user then time.
+"""
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from liverec.core.errors import DataError, LiverecError, RowError
-from liverec.core.types import EventType
-from liverec.data.dataset import (
-    Dataset,
-    Item,
-    build_catalog,
-    dataset_dir,
-    save_atomically,
-    user_attribute_columns,
-    validate_name,
-)
-from liverec.data.idmap import IdMap
+from liverec.data import convert
+from liverec.data.catalog import Catalog
+from liverec.data.dataset import Dataset, dataset_dir, save_atomically, validate_name
+from liverec.data.eventfile import EventColumns, EventParts, read_events, sort_and_deduplicate
+from liverec.data.idmap import IdMap, IdMapBuilder
 from liverec.data.interactions import Interactions
 from liverec.data.sources import BUILTIN
-from liverec.data.tables import Row, Table, read_table
+from liverec.data.tables import RecordBatch, Table, finish, open_table
 
-# Above this an epoch number cannot be seconds (year 5138); it is read as milliseconds.
-_EPOCH_MS = 1e11
-
-
-class _RejectedError(Exception):
-    """Raised inside row parsing; the message becomes the RowError's reason."""
-
-
-class _Event(NamedTuple):
-    user_id: str
-    item_id: str
-    etype: EventType
-    ts: float | None
-    value: float | None
+ITEM_COLUMNS = {"item_id", "title", "year", "genres", "description"}
+MAX_REPORTED = 10_000  # rejected rows listed one by one; beyond this they are only counted
 
 
 @dataclass(frozen=True)
@@ -90,6 +74,7 @@ def import_dataset(
     *,
     home: Path,
     strict: bool = False,
+    batch_rows: int | None = None,
 ) -> ImportReport:
     """Validate the files, save them as dataset ``name`` under ``home`` and report on every row.
 
@@ -102,283 +87,206 @@ def import_dataset(
     """
     events, items = Path(events), Path(items)
     name = _dataset_name(name, events)
-    item_table = read_table(items, ("item_id",))
-    catalog, item_errors = _parse_keyed(item_table, "item_id", _item)
-    event_table = read_table(events, ("user_id", "item_id"))
-    kept, event_errors, n_dups, notes = _parse_events(event_table, catalog, strict)
-    notes += _ignored_columns(item_table, {"item_id", "title", "year", "genres", "description"})
-    user_rows: dict[str, dict[str, str]] = {}
-    user_columns: list[str] = []
-    user_errors: list[RowError] = []
-    users_read = 0
-    if users is not None:
-        user_table = read_table(Path(users), ("user_id",))
-        user_columns = [c for c in user_table.columns if c != "user_id"]
-        user_rows, user_errors = _parse_keyed(
-            user_table, "user_id", lambda _, row: {c: _attribute(row.get(c)) for c in user_columns}
+    rows_per_batch = {} if batch_rows is None else {"batch_rows": batch_rows}
+    item_table = open_table(items, ("item_id",), **rows_per_batch)
+    catalog, item_errors = _read_catalog(item_table)
+    event_table = open_table(events, ("user_id", "item_id"), **rows_per_batch)
+    cols = EventColumns.of(event_table.columns)
+    notes = _ignored_columns(event_table, cols.used)
+    if cols.ts is None:
+        notes.append(f"{events} has no timestamp column: row order is used as event time")
+    notes += _ignored_columns(item_table, ITEM_COLUMNS)
+    parts = EventParts(
+        users=IdMapBuilder("user"),
+        items=IdMapBuilder("item", initial=catalog.item_ids),
+        n_catalog=len(catalog),
+        strict=strict,
+        capacity=event_table.size_hint,
+    )
+    read_events(event_table, cols, parts)
+    finish(event_table)
+    event_errors = list(event_table.unreadable) + parts.errors
+    if not len(parts):
+        raise DataError(
+            f"nothing to import: all {event_table.read} event rows of {events} were rejected",
+            rows=_located(event_table, event_errors),
         )
-        users_read = user_table.read
-        active = {e.user_id for e in kept}
-        if missing := len(active - user_rows.keys()):
-            notes.append(f"{missing:,} users have events but no row in {users}")
-        if idle := len(user_rows.keys() - active):
-            notes.append(f"{idle:,} users of {users} have no events (kept)")
-
-    dataset = _build_dataset(name, kept, catalog, user_rows, user_columns)
+    sorted_events = sort_and_deduplicate(parts.take_columns(), has_time=cols.ts is not None)
+    item_map = parts.items.finish()
+    user_ids, attributes, user_notes, user_read, user_errors = _read_users(users, parts.users.ids())
+    user_map = parts.users.finish() if user_ids is None else IdMap(user_ids, kind="user")
+    notes += user_notes
+    added = item_map.arrow.slice(len(catalog))
+    dataset = Dataset(
+        name=name,
+        users=user_map,
+        items=item_map,
+        interactions=Interactions(
+            uidx=sorted_events.uidx,
+            iidx=sorted_events.iidx,
+            ts=sorted_events.ts,
+            etype=sorted_events.etype,
+            value=sorted_events.value,
+            n_users=len(user_map),
+            n_items=len(item_map),
+        ),
+        catalog=catalog.concat(Catalog.placeholders(added)) if len(added) else catalog,
+        user_attributes=attributes,
+    )
     target = dataset_dir(home, name)
     save_atomically(dataset, target, home)
+    n_rejected = len(event_errors)
     return ImportReport(
         name=name,
         path=target,
         events_read=event_table.read,
-        events_kept=len(kept),
-        events_deduplicated=n_dups,
-        events_rejected=len(event_errors),
+        events_kept=len(sorted_events.uidx),
+        events_deduplicated=sorted_events.duplicates,
+        events_rejected=n_rejected,
         items_read=item_table.read,
         items_kept=len(catalog),
-        items_rejected=len(item_errors),
-        items_added_from_events=dataset.n_items - len(catalog),
-        users_read=users_read,
+        items_rejected=item_table.read - len(catalog),
+        items_added_from_events=len(added),
+        users_read=user_read,
         users_rejected=len(user_errors),
         n_users=dataset.n_users,
         n_items=dataset.n_items,
-        errors=[*event_errors, *item_errors, *user_errors],
-        notes=notes,
+        errors=[*_located(event_table, event_errors), *item_errors, *user_errors],
+        notes=notes + _unlisted(n_rejected),
     )
 
 
-def _build_dataset(
-    name: str,
-    kept: list[_Event],
-    catalog: dict[str, Item],
-    user_rows: dict[str, dict[str, str]],
-    user_columns: list[str],
-) -> Dataset:
-    """Index users in first-seen order (event users, then idle ones) and items in file order."""
-    users = IdMap.from_values([*(e.user_id for e in kept), *user_rows], kind="user")
-    items = IdMap(catalog, kind="item").extended(e.item_id for e in kept)
-    ts = [e.ts for e in kept]
-    interactions = Interactions(
-        uidx=users.indices([e.user_id for e in kept]).astype(np.int32),
-        iidx=items.indices([e.item_id for e in kept]).astype(np.int32),
-        # Without timestamps the row order is the time, so ties never reorder the file.
-        ts=np.arange(len(kept), dtype=np.float64) if ts[0] is None else np.array(ts, np.float64),
-        etype=np.array([int(e.etype) for e in kept], np.int8),
-        value=np.array([1.0 if e.value is None else e.value for e in kept], np.float32),
-        n_users=len(users),
-        n_items=len(items),
+def _located(table: Table, errors: list[tuple[int, str]]) -> list[RowError]:
+    """The first MAX_REPORTED (record, reason) pairs as RowErrors with line numbers."""
+    errors = sorted(errors)[:MAX_REPORTED]
+    lines = table.lines(np.array([r for r, _ in errors], np.int64))
+    return [table.error(int(n), why) for n, (_, why) in zip(lines, errors, strict=True)]
+
+
+def _unlisted(n_rejected: int) -> list[str]:
+    if n_rejected <= MAX_REPORTED:
+        return []
+    return [f"{n_rejected - MAX_REPORTED:,} more rejected event rows are counted, not listed"]
+
+
+def _scalar_item(cells: dict[str, object]) -> dict[str, object]:
+    item_id = convert.required(cells.get("item_id"), "item_id")
+    return {
+        "item_id": item_id,
+        "title": convert.text(cells.get("title"), "title") or item_id,
+        "year": convert.year_of(cells.get("year")),
+        "genres": list(convert.genres_of(cells.get("genres"))),
+        "description": convert.text(cells.get("description"), "description") or "",
+    }
+
+
+def _item_batch(batch: RecordBatch) -> tuple[Any, list[tuple[int, str]]]:
+    """Catalog rows of one batch (an Arrow table with a ``record`` column) and its errors.
+
+    Items are few next to events, so every row takes the exact path: it is the same code the
+    line-level reasons come from, and a million items convert in seconds.
+    """
+    import pyarrow as pa
+
+    from liverec.data.catalog import catalog_schema
+
+    done, failed = convert.scalar_rows(
+        np.arange(len(batch), dtype=np.int64),
+        {c: batch.columns[c] for c in ITEM_COLUMNS if c in batch.columns},
+        _scalar_item,
     )
-    return Dataset(
-        name=name,
-        users=users,
-        items=items,
-        interactions=interactions,
-        catalog=build_catalog(items, catalog),
-        user_attributes=user_attribute_columns(users, user_rows, user_columns),
-    )
+    table = pa.Table.from_pylist([row for _, row in done], schema=catalog_schema())
+    rows = np.array([r for r, _ in done], np.int64)
+    table = table.append_column("record", pa.array(batch.records[rows] if len(rows) else rows))
+    return table, [(int(batch.records[r]), why) for r, why in failed]
 
 
-_T = TypeVar("_T")
+def _read_catalog(table: Table) -> tuple[Catalog, list[RowError]]:
+    """Items by id in file order; a later row with a seen id is rejected, not merged."""
+    import pyarrow as pa
+
+    parts, errors = [], list(table.unreadable)
+    for batch in table.batches:
+        rows, failed = _item_batch(batch)
+        parts.append(rows)
+        errors += failed
+    finish(table)
+    rows = pa.concat_tables(parts) if parts else None
+    if rows is None or not rows.num_rows:
+        raise DataError(f"no usable row in {table.path}", rows=_located(table, errors))
+    first_rows, errors = _first_of_each(table, rows, "item_id", errors)
+    return Catalog(rows.take(pa.array(first_rows))), _located(table, errors)
 
 
-def _parse_keyed(
-    table: Table, id_col: str, parse: Callable[[str, Row], _T]
-) -> tuple[dict[str, _T], list[RowError]]:
-    """Rows by their id in file order; a later row with a seen id is rejected, not merged."""
-    out: dict[str, _T] = {}
-    first: dict[str, int] = {}
-    errors = list(table.errors)
-    for line, row in table.rows:
-        try:
-            key = _required(row, id_col)
-            if key in first:
-                where = table.where(first[key])
-                raise _RejectedError(f"duplicate {id_col} {key!r} (first at {where})")
-            out[key] = parse(key, row)
-            first[key] = line
-        except _RejectedError as e:
-            errors.append(table.error(line, str(e)))
-    if not out:
-        raise DataError(f"no usable row in {table.path}", rows=errors)
-    return out, sorted(errors, key=lambda e: e.line)
+def _first_of_each(
+    table: Table, rows: Any, key: str, errors: list[tuple[int, str]]
+) -> tuple[NDArray[np.int64], list[tuple[int, str]]]:
+    """Positions of the first row of each ``key``; later ones become duplicate errors."""
+    codes = np.asarray(rows.column(key).combine_chunks().dictionary_encode().indices, np.int64)
+    _, first = np.unique(codes, return_index=True)
+    first = np.sort(first)
+    dups = np.setdiff1d(np.arange(len(codes)), first)
+    if len(dups):
+        records = np.asarray(rows.column("record").combine_chunks(), np.int64)
+        first_of = np.full(int(codes.max()) + 1, -1, np.int64)
+        first_of[codes[first]] = records[first]
+        lines = table.lines(first_of[codes[dups]])
+        keys = rows.column(key).combine_chunks()
+        for d, line in zip(dups.tolist(), lines.tolist(), strict=True):
+            where = table.where(int(line))
+            errors.append(
+                (int(records[d]), f"duplicate {key} {keys[d].as_py()!r} (first at {where})")
+            )
+    return first, errors
 
 
-def _item(item_id: str, row: Row) -> Item:
-    return Item(
-        item_id=item_id,
-        title=_text(row.get("title"), "title") or item_id,
-        year=_year(row.get("year")),
-        genres=_genres(row.get("genres")),
-        description=_text(row.get("description"), "description") or "",
-    )
+def _read_users(
+    path: Path | str | None, event_users: Any
+) -> tuple[Any | None, dict[str, tuple[str, ...]], list[str], int, list[RowError]]:
+    """User ids (event users first, then idle ones; None without a users file), attribute
+    columns aligned to them, notes, rows read and rejected rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
+    if path is None:
+        return None, {}, [], 0, []
+    table = open_table(Path(path), ("user_id",))
+    columns = [c for c in table.columns if c != "user_id"]
 
-def _parse_events(
-    table: Table, catalog: dict[str, Item], strict: bool
-) -> tuple[list[_Event], list[RowError], int, list[str]]:
-    ts_col = _first_present(table.columns, ("timestamp", "ts"))
-    type_col = _first_present(table.columns, ("type", "event_type"))
-    value_col = _first_present(table.columns, ("rating", "value"))
-    used = {"user_id", "item_id", ts_col, type_col, value_col}
-    notes = _ignored_columns(table, {c for c in used if c is not None})
-    if ts_col is None:
-        notes.append(f"{table.path} has no timestamp column: row order is used as event time")
-    kept: list[_Event] = []
-    seen: set[_Event] = set()
-    errors: list[RowError] = []
-    n_dups = 0
-    for line, row in table.rows:
-        try:
-            event = _event(row, ts_col, type_col, value_col)
-            if strict and event.item_id not in catalog:
-                raise _RejectedError(f"unknown item_id {event.item_id!r} (not in items file)")
-        except _RejectedError as e:
-            errors.append(table.error(line, str(e)))
-            continue
-        if event in seen:
-            n_dups += 1
-        else:
-            seen.add(event)
-            kept.append(event)
-    errors = sorted(table.errors + errors, key=lambda e: e.line)
-    if not kept:
-        raise DataError(
-            f"nothing to import: all {table.read} event rows of {table.path} were rejected",
-            rows=errors,
+    def scalar(cells: dict[str, object]) -> dict[str, object]:
+        out = {c: convert.attribute_of(cells.get(c)) for c in columns}
+        return {"user_id": convert.required(cells.get("user_id"), "user_id"), **out}
+
+    parts, errors = [], list(table.unreadable)
+    for batch in table.batches:
+        done, failed = convert.scalar_rows(
+            np.arange(len(batch), dtype=np.int64), batch.columns, scalar
         )
-    return kept, errors, n_dups, notes
-
-
-def _event(row: Row, ts_col: str | None, type_col: str | None, value_col: str | None) -> _Event:
-    user_id = _required(row, "user_id")
-    item_id = _required(row, "item_id")
-    ts = None
-    if ts_col is not None:
-        if _blank(row.get(ts_col)):
-            raise _RejectedError(f"missing field {ts_col!r}")
-        ts = _timestamp(row.get(ts_col))
-    value = None if value_col is None else _value(row.get(value_col), value_col)
-    etype = EventType.RATING if value is not None else EventType.VIEW
-    name = None if type_col is None else _text(row.get(type_col), type_col)
-    if name is not None:
-        try:
-            etype = EventType.parse(name)
-        except ValueError as e:
-            raise _RejectedError(str(e)) from None
-    if etype is EventType.RATING and value is None:
-        raise _RejectedError(
-            f"missing field {value_col or 'rating'!r} (a rating event needs a value)"
-        )
-    return _Event(user_id, item_id, etype, ts, value)
-
-
-def _blank(value: object) -> bool:
-    return (
-        value is None
-        or (isinstance(value, str) and not value.strip())
-        or (isinstance(value, float) and math.isnan(value))
-    )
-
-
-def _text(value: object, col: str) -> str | None:
-    """Stripped text of a scalar cell; None when blank (NaN is how pandas writes a blank)."""
-    if _blank(value):
-        return None
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float):
-        # 42.0 from a float column must match the id 42 written elsewhere as an integer.
-        return str(int(value)) if value.is_integer() else repr(value)
-    raise _RejectedError(f"{col} must be text or a number, found {type(value).__name__}")
-
-
-def _required(row: Row, col: str) -> str:
-    text = _text(row.get(col), col)
-    if text is None:
-        raise _RejectedError(f"missing field {col!r}")
-    return text
-
-
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return float(value)
-    except (ValueError, OverflowError):
-        return None
-
-
-def _value(raw: object, col: str) -> float | None:
-    if _blank(raw):
-        return None
-    value = _number(raw)
-    if value is None:
-        raise _RejectedError(f"unparsable {col} {_shown(raw)}")
-    if not math.isfinite(value):
-        raise _RejectedError(f"{col} {_shown(raw)} is not a finite number")
-    if value < 0:
-        raise _RejectedError(f"negative {col} {value:g}")
-    return value
-
-
-def _timestamp(raw: object) -> float:
-    """Epoch seconds from epoch seconds/milliseconds, an ISO-8601 string or a date(time)."""
-    # A time without an offset is read as UTC so the result does not depend on the machine.
-    if isinstance(raw, date):
-        moment = raw if isinstance(raw, datetime) else datetime(raw.year, raw.month, raw.day)
-        return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
-    seconds = _number(raw)
-    if seconds is not None and math.isfinite(seconds):
-        return seconds / 1000 if abs(seconds) > _EPOCH_MS else seconds
-    if isinstance(raw, str) and seconds is None:
-        try:
-            moment = datetime.fromisoformat(raw.strip())
-            return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
-        except ValueError:
-            pass
-    raise _RejectedError(f"unparsable timestamp {_shown(raw)}")
-
-
-def _year(raw: object) -> int | None:
-    if _blank(raw):
-        return None
-    value = _number(raw)
-    if value is None or not math.isfinite(value) or not value.is_integer():
-        raise _RejectedError(f"unparsable year {_shown(raw)}")
-    return int(value)
-
-
-def _genres(raw: object) -> tuple[str, ...]:
-    if _blank(raw):
-        return ()
-    if isinstance(raw, list | tuple):
-        parts = [_text(g, "genres") or "" for g in raw]
-    elif isinstance(raw, str):
-        # CSV has no lists; the first separator present, in this order, splits the cell.
-        sep = next((s for s in "|,;" if s in raw), None)
-        parts = raw.split(sep) if sep else [raw]
-    else:
-        raise _RejectedError(f"genres must be a list or a string, found {type(raw).__name__}")
-    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
-
-
-def _attribute(value: object) -> str:
-    if _blank(value):
-        return ""
-    if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return _text(value, "") or ""
-    return json.dumps(value, default=str, ensure_ascii=False)
-
-
-def _shown(raw: object) -> str:
-    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
-    return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def _first_present(columns: list[str], candidates: Sequence[str]) -> str | None:
-    return next((c for c in candidates if c in columns), None)
+        rows = pa.Table.from_pylist([r for _, r in done]) if done else None
+        if rows is not None:
+            positions = np.array([r for r, _ in done], np.int64)
+            parts.append(rows.append_column("record", pa.array(batch.records[positions])))
+        errors += [(int(batch.records[r]), why) for r, why in failed]
+    finish(table)
+    rows = pa.concat_tables(parts)
+    first, errors = _first_of_each(table, rows, "user_id", errors)
+    rows = rows.take(pa.array(first))
+    file_ids = rows.column("user_id").combine_chunks()
+    known = pc.is_in(file_ids, value_set=event_users)
+    idle = file_ids.filter(pc.invert(known))
+    all_ids = pa.concat_arrays([event_users.cast(pa.string()), idle.cast(pa.string())])
+    position = IdMap(all_ids, kind="user").indices(file_ids)
+    attributes = {}
+    for c in columns:
+        aligned = np.full(len(all_ids), "", object)
+        aligned[position] = rows.column(c).to_pylist()
+        attributes[c] = tuple(aligned.tolist())
+    notes = []
+    if missing := len(event_users) - int(pc.sum(known.cast(pa.int64())).as_py() or 0):
+        notes.append(f"{missing:,} users have events but no row in {path}")
+    if len(idle):
+        notes.append(f"{len(idle):,} users of {path} have no events (kept)")
+    return all_ids, attributes, notes, table.read, _located(table, errors)
 
 
 def _ignored_columns(table: Table, used: set[str]) -> list[str]:

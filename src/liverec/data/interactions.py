@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Self
+from pathlib import Path
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,6 +14,7 @@ from numpy.typing import NDArray
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+COLUMNS = ("uidx", "iidx", "ts", "etype", "value")
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,44 @@ class Interactions:
             n_items=int(i.max(initial=-1)) + 1 if n_items is None else n_items,
         )
 
+    @classmethod
+    def load(cls, directory: Path, n_users: int, n_items: int) -> Interactions:
+        """Memory-map the columns ``save`` wrote (trusted: not re-validated, nothing read yet)."""
+        arrays = {c: np.load(directory / f"{c}.npy", mmap_mode="r") for c in COLUMNS}
+        out = cls.__new__(cls)
+        for name, value in {**arrays, "n_users": n_users, "n_items": n_items}.items():
+            object.__setattr__(out, name, value)
+        return out
+
+    def save(self, directory: Path) -> None:
+        """Write one ``.npy`` file per column into ``directory``."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for c in COLUMNS:
+            np.save(directory / f"{c}.npy", np.ascontiguousarray(getattr(self, c)))
+
     def __len__(self) -> int:
         return len(self.uidx)
+
+    def is_sorted_by_user(self) -> bool:
+        """Whether rows are ordered by user, then time (the stored order)."""
+        if len(self) < 2:
+            return True
+        du = np.diff(self.uidx.astype(np.int64))
+        if (du < 0).any():
+            return False
+        same = du == 0
+        return not bool((np.diff(self.ts)[same] < 0).any())
+
+    def sorted_by_user(self) -> Interactions:
+        """The rows ordered by user, then time; ties keep their current order."""
+        return self if self.is_sorted_by_user() else self.select(self.time_order())
+
+    def user_indptr(self) -> IntArray:
+        """Row range of each user, for rows sorted by user: user u is ``indptr[u]:indptr[u+1]``."""
+        counts = np.bincount(self.uidx, minlength=self.n_users)
+        indptr = np.zeros(self.n_users + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return indptr
 
     def select(self, rows: NDArray[np.bool_] | IntArray) -> Self:
         """The interactions at ``rows`` (boolean mask or positions), same shape."""
@@ -97,12 +135,12 @@ class Interactions:
         return m
 
     def histories(self) -> Histories:
-        """Each user's items in time order (stable on ties)."""
+        """Each user's items in time order (stable on ties); no copy when already sorted."""
+        indptr = self.user_indptr()
+        if self.is_sorted_by_user():
+            return Histories(indptr, self.iidx, self.ts, self.n_items)
         order = self.time_order()
-        counts = np.bincount(self.uidx, minlength=self.n_users)
-        indptr = np.zeros(self.n_users + 1, np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        return Histories(indptr, self.iidx[order].astype(np.int64), self.ts[order], self.n_items)
+        return Histories(indptr, self.iidx[order], self.ts[order], self.n_items)
 
     def item_counts(self) -> IntArray:
         """Number of distinct users per item."""
@@ -129,7 +167,7 @@ class Histories:
     """Ragged per-user item sequences, oldest first: row u is ``items[indptr[u]:indptr[u+1]]``."""
 
     indptr: IntArray
-    items: IntArray
+    items: NDArray[np.integer[Any]]  # int32 when read from a dataset, int64 when built
     ts: FloatArray
     n_items: int
 
@@ -165,7 +203,7 @@ class Histories:
         return len(self.indptr) - 1
 
     def __getitem__(self, u: int) -> IntArray:
-        return self.items[self.indptr[u] : self.indptr[u + 1]]
+        return np.asarray(self.items[self.indptr[u] : self.indptr[u + 1]], np.int64)
 
     def lengths(self) -> IntArray:
         """Number of events per user."""
@@ -203,7 +241,9 @@ class Histories:
         ).tocsr()
         # coo->csr sums duplicates; a repeated item should count once, at its most recent weight
         if m.nnz != len(self.items):
-            m = _max_duplicates(rows, self.items, data, (len(self), self.n_items))
+            m = _max_duplicates(
+                rows, np.asarray(self.items, np.int64), data, (len(self), self.n_items)
+            )
         return m
 
 

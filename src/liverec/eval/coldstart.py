@@ -136,11 +136,15 @@ def _service(
     workdir: Path,
     train_config: TrainConfig | None,
     models_dir: Path | None,
-    pipeline: dict[str, Any] | None = None,
+    explore: bool = False,
 ) -> LiveService:
     root = workdir / "snapshots"
+    if explore:
+        base = train_config or TrainConfig()
+        params = {**base.params, "new": {"explore_uninteracted": True}}
+        train_config = base.model_copy(update={"params": params})
     snap = train_snapshot(train, [], root, train_config, log=lambda *_: None, models_dir=models_dir)
-    config = replay_config(pipeline)
+    config = replay_config()
     return LiveService(
         Runtime.build(load_snapshot(snap), config), open_event_log("memory://"), root, config
     )
@@ -178,9 +182,7 @@ def cold_items(
         service = _service(train, Path(tmp), train_config, models_dir)
         results = _evaluate(dataset, train, cases, service, k, seed, ingest=False)
         # The same pipeline with its exploration place open to never-interacted items.
-        explore = _service(
-            train, Path(tmp) / "explore", train_config, models_dir, {"explore_cold_catalog": True}
-        )
+        explore = _service(train, Path(tmp) / "explore", train_config, models_dir, explore=True)
         extra = _evaluate(dataset, train, cases, explore, k, seed, ingest=False, only_pipeline=True)
         extra[0].method = "pipeline, exploring cold items"
         return results + extra
@@ -236,8 +238,11 @@ def _evaluate(
     only_pipeline: bool = False,
 ) -> list[MethodScores]:
     counts = train.interactions.item_counts().astype(np.float32)
-    vectors = service.runtime.snapshot.item_vectors
-    decay = service.runtime.snapshot.itemcf.recency_decay
+    text = service.runtime.servables.get("text")
+    vectors = None
+    if text is not None and text.vectors is not None:
+        vectors = text.vectors.rows(np.arange(train.n_items))
+    decay = 0.75  # the content channel's default profile decay
     results = []
     for method in () if only_pipeline else ("random", "popularity", "content"):
         if method == "content" and vectors is None:
@@ -256,7 +261,7 @@ def _evaluate(
             )
     ranks = np.zeros(len(cases), np.int64)
     for row, case in enumerate(cases):
-        shown = [x["item_id"] for x in service.recommend(users[case.user], k, explain=False).items]
+        shown = [x.item_id for x in service.recommend(users[case.user], k, explain=False).items]
         target = items[case.target]
         ranks[row] = shown.index(target) + 1 if target in shown else 0
     hr, ndcg = _scores(ranks, k)

@@ -175,7 +175,7 @@ def _walk(
         t0 = time.perf_counter()
         shown = service.recommend(user, k, explain=False)
         result.recommend_ms.append((time.perf_counter() - t0) * 1e3)
-        shown_ids = [str(x["item_id"]) for x in shown.items]
+        shown_ids = [x.item_id for x in shown.items]
         ranks[n] = shown_ids.index(item) + 1 if item in shown_ids else 0
         lists[n, : len(shown_ids)] = [
             dataset.items.index(x) for x in shown_ids if x in dataset.items

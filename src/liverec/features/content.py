@@ -1,191 +1,225 @@
-"""Item text embeddings as the live service keeps them: a growable table with fingerprints.
+"""Item text embeddings as the live service keeps them, and the cache that makes retrains cheap.
 
 Vectors come from ``liverec.features.text`` (all-MiniLM-L6-v2, L2-normalised). A snapshot
-stores the catalog's vectors; items added later are encoded when they arrive. An on-disk
-cache keyed by runtime and exact item text means a retrain re-encodes only changed items.
+stores the catalog's vectors (memory-mapped when served) with their SimHash fingerprints;
+items added or changed later are encoded when they arrive and kept beside them. The on-disk
+cache is two arrays — sorted 64-bit keys of (runtime, exact text) and the vectors — so a
+retrain re-encodes only changed texts and a million cached items cost no Python objects.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from liverec.data.dataset import Item
+from liverec.data.catalog import Catalog, Item
+from liverec.data.idmap import fnv1a_array
 from liverec.features.fingerprint import U64, hyperplanes, simhash
 
 if TYPE_CHECKING:
     from liverec.features.text import TextConfig, TextEncoder
 
 FloatMatrix = NDArray[np.float32]
+IntArray = NDArray[np.int64]
+ENCODE_CHUNK = 65_536  # catalog rows looked up / encoded per step
 
 
 class ItemVectors:
-    """Row ``i`` is item ``i``'s embedding (zeros until known), plus its SimHash fingerprint.
+    """Item ``i``'s text embedding (zeros until known) and SimHash fingerprint.
 
-    ``search_dims`` > 0 also keeps every vector projected on the top right-singular vectors
-    of the snapshot's vectors (a truncated SVD): retrieval scans that smaller table. Measured
-    on ML-100K profiles, 128 of 384 dimensions keep 96% of each top-100 and cut the table
-    scanned per request from 2.6 MB to 0.9 MB, which matters once requests compete for cache.
+    The snapshot's vectors stay on disk (memory-mapped, any float dtype); vectors of items
+    changed or added since live in a small table beside them.
     """
 
     def __init__(
-        self, vectors: FloatMatrix, bits: int = 64, seed: int = 0, search_dims: int = 0
+        self,
+        base: NDArray[np.floating[Any]],
+        fingerprints: U64 | None = None,
+        bits: int = 64,
+        seed: int = 0,
     ) -> None:
-        n, dim = vectors.shape
-        self.dim = dim
-        self._cap = n
-        self._v = np.ascontiguousarray(vectors, dtype=np.float32)
-        self._n = n
-        self.planes = hyperplanes(dim, bits, seed)
-        self._fp = simhash(self._v, self.planes) if n else np.zeros(0, np.uint64)
-        self._has = np.abs(self._v).sum(axis=1) > 0
-        self.basis: FloatMatrix | None = None  # (dim, search_dims) when reducing
-        self._codes = self._v
-        if 0 < search_dims < dim and n > search_dims:
-            _, _, vt = np.linalg.svd(self._v, full_matrices=False)
-            self.basis = np.ascontiguousarray(vt[:search_dims].T, dtype=np.float32)
-            self._codes = np.ascontiguousarray(self._v @ self.basis)
+        self._base = base
+        self.n_base, self.dim = base.shape
+        self.planes = hyperplanes(self.dim, bits, seed)
+        self._base_fp = (
+            fingerprints if fingerprints is not None else simhash(np.asarray(base), self.planes)
+        )
+        self._row: dict[int, int] = {}  # item -> row of the table below
+        self._extra = np.zeros((16, self.dim), np.float32)
+        self._extra_fp = np.zeros(16, np.uint64)
+        self._n = self.n_base
 
     def __len__(self) -> int:
         return int(self._n)
 
-    @property
-    def matrix(self) -> FloatMatrix:
-        """All vectors (a view; rows of items without text are zero)."""
-        return self._v[: self._n]
+    def rows(self, items: IntArray) -> FloatMatrix:
+        """Vectors of ``items`` as float32 (len(items), dim)."""
+        items = np.asarray(items, np.int64)
+        out = np.zeros((len(items), self.dim), np.float32)
+        base = items < self.n_base
+        if base.any():
+            out[base] = self._base[items[base]]
+        if self._row:
+            for k, i in enumerate(items.tolist()):
+                r = self._row.get(i)
+                if r is not None:
+                    out[k] = self._extra[r]
+        return out
 
-    @property
-    def fingerprints(self) -> U64:
-        """All fingerprints (a view)."""
-        return self._fp[: self._n]
+    def fingerprints(self, items: IntArray) -> U64:
+        """Fingerprints of ``items`` (0 for items without text)."""
+        items = np.asarray(items, np.int64)
+        out = np.zeros(len(items), np.uint64)
+        base = items < self.n_base
+        out[base] = self._base_fp[items[base]]
+        for k, i in enumerate(items.tolist()):
+            r = self._row.get(i)
+            if r is not None:
+                out[k] = self._extra_fp[r]
+        return out
 
-    @property
-    def codes(self) -> FloatMatrix:
-        """The table retrieval scans: the vectors, or their reduced projections."""
-        return self._codes[: self._n]
+    def has_text(self, items: IntArray) -> NDArray[np.bool_]:
+        """Which items have a vector (the fingerprint of a zero vector is 0 and no text)."""
+        return np.asarray(np.abs(self.rows(items)).sum(axis=1) > 0)
 
-    def encode_query(self, vector: FloatMatrix) -> FloatMatrix:
-        """A query vector in the space of ``codes``."""
-        if self.basis is None:
-            return vector
-        q: FloatMatrix = vector @ self.basis
-        return q
-
-    @property
-    def has_text(self) -> NDArray[np.bool_]:
-        """Which items have a vector (False for items whose text was never encoded)."""
-        has: NDArray[np.bool_] = self._has[: self._n]
-        return has
-
-    def set(self, item: int, vector: NDArray[np.floating]) -> None:
-        """Store ``item``'s vector, growing the table if the item is new."""
-        if item >= self._cap:
-            cap = max(item + 1, int(self._cap * 1.5) + 64)
-            v = np.zeros((cap, self.dim), np.float32)
-            v[: self._n] = self._v[: self._n]
-            fp = np.zeros(cap, np.uint64)
-            fp[: self._n] = self._fp[: self._n]
-            has = np.zeros(cap, bool)
-            has[: self._n] = self._has[: self._n]
-            if self.basis is not None:
-                codes = np.zeros((cap, self.basis.shape[1]), np.float32)
-                codes[: self._n] = self._codes[: self._n]
-                self._codes = codes
-            self._v, self._fp, self._has, self._cap = v, fp, has, cap
-            if self.basis is None:
-                self._codes = self._v
-        self._v[item] = vector
-        self._fp[item] = simhash(np.asarray(vector)[None, :], self.planes)[0]
-        self._has[item] = bool(np.any(vector))
-        if self.basis is not None:
-            self._codes[item] = np.asarray(vector, np.float32) @ self.basis
+    def set(self, item: int, vector: NDArray[np.floating[Any]]) -> None:
+        """Store ``item``'s vector (a changed item, or one added since the snapshot)."""
+        r = self._row.get(item)
+        if r is None:
+            r = len(self._row)
+            if r >= len(self._extra):
+                self._extra = np.concatenate([self._extra, np.zeros_like(self._extra)])
+                self._extra_fp = np.concatenate([self._extra_fp, np.zeros_like(self._extra_fp)])
+        self._extra[r] = vector
+        self._extra_fp[r] = simhash(np.asarray(vector)[None, :], self.planes)[0]
+        self._row[item] = r
         self._n = max(self._n, item + 1)
 
-    def profile(self, items: NDArray[np.int64], weights: NDArray[np.float32]) -> FloatMatrix | None:
+    def changed(self) -> IntArray:
+        """Items whose vector was set since the snapshot."""
+        return np.fromiter(self._row, np.int64, len(self._row))
+
+    def profile(self, items: IntArray, weights: NDArray[np.float32]) -> FloatMatrix | None:
         """Weighted mean of the items' vectors, L2-normalised (None if it is zero)."""
         if not len(items):
             return None
-        p = weights @ self._v[items]
+        p = weights @ self.rows(items)
         norm = float(np.linalg.norm(p))
         return (p / norm).astype(np.float32) if norm > 0 else None
 
 
-def text_key(runtime: str, text: str) -> str:
-    """Cache key of one text under one encoder runtime."""
-    return hashlib.sha1(f"{runtime}\x00{text}".encode()).hexdigest()
+def text_keys(runtime: str, texts: Any) -> NDArray[np.uint64]:
+    """Cache keys of texts (an Arrow string array) under one encoder runtime."""
+    import pyarrow.compute as pc
+
+    return fnv1a_array(pc.binary_join_element_wise(runtime, texts, "\x00"))
 
 
 class EmbeddingCache:
-    """Vectors by (runtime, exact text), persisted as one .npz file."""
+    """Vectors by (runtime, exact text), persisted as one .npz of sorted keys and vectors."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
-        self._vectors: dict[str, NDArray[np.float32]] = {}
+        self._keys = np.zeros(0, np.uint64)
+        self._vectors = np.zeros((0, 0), np.float32)
         if path is not None and path.exists():
             with np.load(path) as z:
-                keys, vectors = z["keys"], z["vectors"]
-            self._vectors = {str(k): v for k, v in zip(keys, vectors, strict=True)}
-        self._dirty = False
+                self._keys, self._vectors = z["keys"], z["vectors"]
+        self._new_keys: list[NDArray[np.uint64]] = []
+        self._new_vectors: list[FloatMatrix] = []
 
-    def get(self, key: str) -> NDArray[np.float32] | None:
-        """The cached vector, or None."""
-        return self._vectors.get(key)
+    def __len__(self) -> int:
+        return len(self._keys) + sum(len(k) for k in self._new_keys)
 
-    def put(self, key: str, vector: NDArray[np.float32]) -> None:
-        """Remember one vector."""
-        self._vectors[key] = vector.astype(np.float32)
-        self._dirty = True
+    def get(self, keys: NDArray[np.uint64]) -> tuple[NDArray[np.bool_], FloatMatrix | None]:
+        """(found mask, vectors of the found keys in order) for ``keys``."""
+        self._merge()
+        if not len(self._keys):
+            return np.zeros(len(keys), bool), None
+        pos = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        found = self._keys[pos] == keys
+        return found, self._vectors[pos[found]]
+
+    def put(self, keys: NDArray[np.uint64], vectors: FloatMatrix) -> None:
+        """Remember vectors (merged into the sorted table on the next lookup or save)."""
+        if len(keys):
+            self._new_keys.append(np.asarray(keys, np.uint64))
+            self._new_vectors.append(np.asarray(vectors, np.float32))
+
+    def _merge(self) -> None:
+        if not self._new_keys:
+            return
+        parts = [self._vectors] if len(self._keys) else []
+        keys = np.concatenate([self._keys, *self._new_keys])
+        vectors = np.concatenate([*parts, *self._new_vectors])
+        keys, first = np.unique(keys, return_index=True)
+        self._keys, self._vectors = keys, vectors[first]
+        self._new_keys, self._new_vectors = [], []
 
     def save(self) -> None:
         """Write the cache if anything changed (atomically)."""
-        if self.path is None or not self._dirty or not self._vectors:
+        if self.path is None or not self._new_keys:
             return
+        self._merge()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
-        keys = np.array(list(self._vectors))
-        np.savez(tmp, keys=keys, vectors=np.stack(list(self._vectors.values())))
+        np.savez(tmp, keys=self._keys, vectors=self._vectors)
         tmp.replace(self.path)
-        self._dirty = False
 
 
 def embed_catalog(
-    catalog: Sequence[Item],
+    catalog: Catalog | Iterable[Item],
     encode: Callable[[list[str]], FloatMatrix],
     runtime: str,
     cache: EmbeddingCache,
     dim: int = 384,
+    progress: Callable[[int, int], None] | None = None,
 ) -> FloatMatrix:
     """Vectors for every item's text, encoding only the texts the cache does not have."""
-    texts = [item.text() for item in catalog]
-    keys = [text_key(runtime, t) for t in texts]
-    out = np.zeros((len(texts), dim), np.float32)
-    missing = [i for i, k in enumerate(keys) if cache.get(k) is None]
-    if missing:
-        fresh = encode([texts[i] for i in missing])
-        for i, v in zip(missing, fresh, strict=True):
-            cache.put(keys[i], v)
-    for i, k in enumerate(keys):
-        vector = cache.get(k)
-        if vector is not None:
-            out[i] = vector
+    import pyarrow as pa
+
+    if not isinstance(catalog, Catalog):
+        catalog = Catalog.from_items(catalog)
+    n = len(catalog)
+    out = np.zeros((n, dim), np.float32)
+    for start in range(0, n, ENCODE_CHUNK):
+        stop = min(n, start + ENCODE_CHUNK)
+        texts = pa.array(catalog.texts(start, stop), pa.string())
+        keys = text_keys(runtime, texts)
+        found, vectors = cache.get(keys)
+        if vectors is not None:
+            out[start + np.flatnonzero(found)] = vectors
+        missing = np.flatnonzero(~found)
+        if len(missing):
+            # one encoding per distinct text: the same text always gets the same vector
+            distinct, first, inverse = np.unique(
+                keys[missing], return_index=True, return_inverse=True
+            )
+            fresh = encode(texts.take(pa.array(missing[first])).to_pylist())
+            out[start + missing] = fresh[inverse]
+            cache.put(distinct, fresh)
+        if progress is not None:
+            progress(stop, n)
     return out
 
 
 def catalog_vectors(
-    catalog: Sequence[Item], text: TextConfig, cache_dir: Path
+    catalog: Catalog, text: TextConfig, cache_dir: Path, progress: bool = False
 ) -> tuple[FloatMatrix, TextEncoder]:
     """Text embeddings of a whole catalog (cached by text under ``cache_dir``) and the encoder."""
     from liverec.features.text import load_encoder
 
     encoder = load_encoder(text, cache_dir)
-    cache = EmbeddingCache(cache_dir / f"embeddings-{text.runtime}.npz")
+    cache = EmbeddingCache(cache_dir / f"text-cache-{text.runtime}.npz")
     vectors = embed_catalog(
-        catalog, lambda t: encoder.encode(t, progress=len(t) > 200), text.runtime, cache
+        catalog,
+        lambda t: encoder.encode(t, progress=progress and len(t) > 200),
+        text.runtime,
+        cache,
     )
     cache.save()
     return vectors, encoder

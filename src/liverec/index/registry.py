@@ -57,3 +57,24 @@ def load_index(path: Path) -> VectorIndex:
     if kind not in INDEXES:
         raise LiverecError(f"{path} holds an index of unknown kind {kind!r}")
     return INDEXES[kind].load(path)
+
+
+AUTO_EXACT_MAX = 20_000
+
+
+def auto_kind(n_vectors: int) -> str:
+    """Exact search up to AUTO_EXACT_MAX vectors, IVF above.
+
+    Measured on this machine: at 1,682 x 32 one exact query costs about what an HNSW query
+    does (83 vs 87 us); at 1M x 64 exact numpy takes 24 ms against 0.3-0.5 ms for IVF or HNSW,
+    and IVF builds in seconds where HNSW takes minutes.
+    """
+    return "exact" if n_vectors <= AUTO_EXACT_MAX else "ivf"
+
+
+def index_vectors(vectors: Any, kind: str = "auto", metric: str = "ip") -> VectorIndex:
+    """A new index of ``kind`` (``auto``: by size) holding ``vectors`` under ids 0..n-1."""
+    chosen = auto_kind(len(vectors)) if kind == "auto" else kind
+    index = build_index(chosen, int(vectors.shape[1]), metric)
+    index.add(vectors)
+    return index

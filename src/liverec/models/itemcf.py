@@ -1,8 +1,9 @@
-"""Item-based CF on sparse matrices: pruned item-item similarity, recency-weighted history."""
+"""Item-based CF on precomputed neighbour lists, scored with a recency-weighted history."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -10,13 +11,24 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from liverec.data.interactions import Histories, Interactions
+from liverec.features.itemstats import ItemStatsView, PairWeighting
+from liverec.features.request import Context, Retrieved, top_candidates
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
+from liverec.models.component import Component, Servable, ServeContext, TrainContext
+from liverec.models.neighbours import (
+    NeighbourConfig,
+    NeighbourLists,
+    compute_neighbours,
+    ranges,
+)
 
 SEARCH_SPACE: dict[str, list[Any]] = {
-    "neighbours": [100, 200, 400, 800, 1600, 0],
+    "neighbours": [100, 200, 400, 800],
     "alpha": [0.2, 0.3, 0.4, 0.5],
     "shrink": [0.0, 5.0, 10.0, 20.0],
     "recency_decay": [1.0, 0.9, 0.8, 0.75, 0.7],
+    "history_cap": [100, 200, 400],
+    "half_life_days": [0.0, 30.0, 180.0],
 }
 
 
@@ -24,60 +36,41 @@ SEARCH_SPACE: dict[str, list[Any]] = {
 class ItemCFConfig:
     """Item-CF settings.
 
-    ``neighbours``: similar items kept per item (top-N pruning; 0 keeps all, the best on
-    ML-100K validation, where 1600 and "all" score the same). ``alpha``: asymmetric cosine
+    ``neighbours``: similar items kept per item (top-k lists). ``alpha``: asymmetric cosine
     exponent, 0.5 is plain cosine. ``shrink``: added to the denominator, damping similarities
     built on few co-occurrences. ``recency_decay``: a history item ``s`` steps older than the
-    newest counts ``recency_decay ** s`` (1 = every item equally, the textbook form).
+    newest counts ``recency_decay ** s`` when scoring. ``history_cap``: the most recent
+    distinct items of each user that count towards co-occurrence (what keeps the cost bounded
+    by the event count rather than the heaviest users). ``half_life_days``: a co-occurrence
+    weighs half as much when its events are this much older (0: no decay).
     """
 
-    neighbours: int = 0
+    neighbours: int = 200
     alpha: float = 0.4
     shrink: float = 10.0
     recency_decay: float = 0.75
+    history_cap: int = 200
+    half_life_days: float = 0.0
+
+    def lists(self, workers: int = 0) -> NeighbourConfig:
+        """The neighbour-list settings these item-CF settings imply."""
+        return NeighbourConfig(
+            k=self.neighbours,
+            alpha=self.alpha,
+            shrink=self.shrink,
+            history_cap=self.history_cap,
+            half_life_days=self.half_life_days,
+            workers=workers,
+        )
 
 
-def item_similarity(
-    matrix: sp.csr_matrix,
-    neighbours: int,
-    alpha: float = 0.5,
-    shrink: float = 0.0,
-    block_size: int = 1024,
-) -> sp.csr_matrix:
-    """Row ``j`` holds the top ``neighbours`` items ``i`` by c(j,i) / (n_j^a n_i^(1-a) + shrink).
-
-    ``c`` counts users who interacted with both items, ``n`` users per item. Blocks of rows are
-    computed at a time so memory stays at ``block_size x n_items`` floats.
-    """
-    x = sp.csr_matrix(matrix, dtype=np.float32)
-    x.data[:] = 1.0
-    n_items = x.shape[1]
-    counts = np.asarray(x.sum(axis=0)).ravel()
-    xt = x.T.tocsr()
-    right = np.power(counts, 1.0 - alpha)
-    k = n_items - 1 if neighbours <= 0 else min(neighbours, n_items - 1)
-    rows, cols, vals = [], [], []
-    for start in range(0, n_items, block_size):
-        stop = min(start + block_size, n_items)
-        co = (xt[start:stop] @ x).toarray()  # (block, n_items) co-occurrence counts
-        denom = np.outer(np.power(counts[start:stop], alpha), right) + shrink
-        sim = np.divide(co, denom, out=np.zeros_like(co), where=denom > 0)
-        sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        if k <= 0:
-            continue
-        part = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        pv = np.take_along_axis(sim, part, axis=1)
-        keep = pv > 0
-        rows.append(np.repeat(np.arange(start, stop), k)[keep.ravel()])
-        cols.append(part[keep])
-        vals.append(pv[keep])
-    if not rows:
-        return sp.csr_matrix((n_items, n_items), dtype=np.float32)
-    return sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(n_items, n_items),
-        dtype=np.float32,
-    )
+def recency_weights(
+    items: NDArray[np.integer[Any]], decay: float
+) -> tuple[IntArray, NDArray[np.float32]]:
+    """Distinct items of a history (oldest first) and ``decay ** steps`` from its newest use."""
+    rev = np.asarray(items[::-1], np.int64)
+    uniq, first = np.unique(rev, return_index=True)
+    return uniq, np.power(decay, first).astype(np.float32)
 
 
 class ItemCF(Recommender):
@@ -87,16 +80,16 @@ class ItemCF(Recommender):
     Config: ClassVar[type[Any]] = ItemCFConfig
 
     def _fit(self, data: Interactions) -> None:
-        c = self.config
-        self.similarity = item_similarity(data.to_csr(), c.neighbours, c.alpha, c.shrink)
+        self.lists = compute_neighbours(data, self.config.lists())
+        self.similarity = self.lists.similarity()
 
     def score_histories(self, histories: Histories) -> ScoreArray:
-        """Recency-weighted history times the pruned similarity matrix."""
+        """Recency-weighted history times the neighbour similarity matrix."""
         weights = histories.to_csr(recency_decay=self.config.recency_decay)
         return np.asarray((weights @ self.similarity).toarray(), dtype=np.float32)
 
     def similar_items(self, items: IntArray, k: int) -> tuple[IntArray, ScoreArray]:
-        """An item's pruned neighbour list, best first."""
+        """An item's neighbour list, best first."""
         sims = self.similarity[np.asarray(items, np.int64)].toarray()
         sims[np.arange(len(items)), items] = -np.inf
         return top_k(sims, k)
@@ -106,3 +99,118 @@ class ItemCF(Recommender):
 
     def _restore(self, state: dict[str, NDArray[Any]]) -> None:
         self.similarity = sp.csr_matrix(state["similarity"], dtype=np.float32)
+
+
+class ItemCFChannel:
+    """Neighbours of the recent history: the snapshot's lists plus the pairs formed since,
+    re-scored with live item weights, each history item weighted by its recency."""
+
+    name = "itemcf"
+
+    def __init__(
+        self, lists: NeighbourLists, stats: ItemStatsView, config: ItemCFConfig, window: int
+    ) -> None:
+        self.lists = lists
+        self.stats = stats
+        self.config = config
+        self.window = window
+
+    def contributions(self, sources: IntArray) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
+        """(source position, neighbour, similarity) of every neighbour of the ``sources``."""
+        lists = self.lists
+        inside = np.flatnonzero(sources < lists.n_items)
+        lo = np.asarray(lists.indptr[sources[inside]], np.int64)
+        lengths = np.asarray(lists.indptr[sources[inside] + 1], np.int64) - lo
+        pos = np.repeat(lo, lengths) + ranges(lengths)
+        src = np.repeat(inside, lengths)
+        nbr = np.asarray(lists.neighbours[pos], np.int64)
+        weight = np.asarray(lists.weights[pos], np.float64)
+        p_src, p_nbr, p_w = self.stats.pair_increments(sources)
+        src = np.concatenate([src, p_src])
+        nbr = np.concatenate([nbr, p_nbr])
+        weight = np.concatenate([weight, p_w.astype(np.float64)])
+        if len(p_src):  # a pair in the lists and in the increments: one entry, summed
+            key = src * (1 << 32) + nbr
+            uniq, inverse = np.unique(key, return_inverse=True)
+            weight = np.asarray(np.bincount(inverse, weights=weight), np.float64)
+            src, nbr = (uniq >> 32).astype(np.int64), (uniq & 0xFFFFFFFF).astype(np.int64)
+        involved, where = np.unique(np.concatenate([sources, nbr]), return_inverse=True)
+        n = self.stats.item_weight(involved)
+        n_src = n[where[: len(sources)]][src]
+        n_nbr = n[where[len(sources) :]]
+        c = self.config
+        denom = np.power(n_src, c.alpha) * np.power(n_nbr, 1.0 - c.alpha) + c.shrink
+        sims = np.divide(weight, denom, out=np.zeros_like(weight), where=denom > 0)
+        keep = nbr != sources[src]
+        return src[keep], nbr[keep], sims[keep]
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """Score = sum over recent items j of decay^age(j) * sim(j, item)."""
+        recent = ctx.history.items[-self.window :]
+        if not len(recent):
+            return Retrieved.empty()
+        sources, weights = recency_weights(recent, self.config.recency_decay)
+        src, nbr, sims = self.contributions(sources)
+        if not len(nbr):
+            return Retrieved.empty()
+        contrib = weights[src] * sims
+        cands, inverse = np.unique(nbr, return_inverse=True)
+        scores = np.asarray(np.bincount(inverse, weights=contrib, minlength=len(cands)), np.float64)
+        # the history item that contributed most to each candidate, for its reason
+        order = np.lexsort((-contrib, inverse))
+        first = np.r_[True, inverse[order][1:] != inverse[order][:-1]]
+        because = sources[src[order][first]]
+        best = top_candidates(cands, scores, ctx, n)
+        reason_of = dict(zip(cands.tolist(), because.tolist(), strict=True))
+        catalog = ctx.catalog
+
+        def reasons(items: IntArray) -> list[str | None]:
+            if catalog is None:
+                return [None] * len(items)
+            srcs = [reason_of.get(int(i)) for i in items]
+            known = [s for s in srcs if s is not None]
+            titles = dict(
+                zip(known, (it.display_title for it in catalog.items(known)), strict=True)
+            )
+            return [None if s is None else f"because you watched {titles[s]}" for s in srcs]
+
+        return Retrieved(best.items, best.scores, reasons)
+
+    def knows(self, items: IntArray) -> NDArray[np.bool_]:
+        """Items with events (a positive item weight)."""
+        return np.asarray(self.stats.item_weight(items) > 0)
+
+    def similar(self, item: int, n: int) -> Retrieved:
+        """An item's neighbours by live similarity."""
+        _, nbr, sims = self.contributions(np.array([item], np.int64))
+        keep = sims > 0
+        nbr, sims = nbr[keep], sims[keep]
+        order = np.lexsort((nbr, -sims))[:n]
+        return Retrieved(nbr[order], sims[order].astype(np.float32))
+
+
+class ItemCFComponent(Component):
+    """Neighbour lists trained into the snapshot, kept current by the live pair increments."""
+
+    name: ClassVar[str] = "itemcf"
+    channel: ClassVar[str | None] = "itemcf"
+    Config: ClassVar[type[Any]] = ItemCFConfig
+    summary: ClassVar[str] = "items often used together with the user's recent ones"
+
+    def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
+        """Blockwise top-k neighbour lists (see ``liverec.models.neighbours``)."""
+        lists = compute_neighbours(ctx.data.interactions, self.config.lists())
+        lists.save(out)
+        return {"pairs": len(lists.neighbours), "ref_time": lists.ref_time}
+
+    def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
+        """The lists (memory-mapped) and a channel reading them with the live increments."""
+        lists = NeighbourLists.load(directory)
+        channel = ItemCFChannel(lists, ctx.stats, self.config, ctx.window)
+        return Servable(
+            self.name,
+            channel=channel,
+            similar=channel,
+            weighting=PairWeighting(lists.ref_time, self.config.half_life_days),
+            base_item_weight=np.asarray(lists.item_weight, np.float64),
+        )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -11,7 +13,12 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from liverec.data.interactions import Histories, Interactions
+from liverec.features.histories import UserHistoryView
+from liverec.features.request import Context, Retrieved
+from liverec.index import VectorIndex
+from liverec.index.registry import index_vectors, load_index
 from liverec.models.base import IntArray, Recommender, ScoreArray, cosine_neighbours
+from liverec.models.component import Component, Servable, ServeContext, TrainContext
 
 ALS_SEARCH_SPACE: dict[str, list[Any]] = {
     "factors": [16, 32, 64, 128],
@@ -36,6 +43,7 @@ class ALSConfig:
     alpha: float = 1.0
     iterations: int = 15
     seed: int = 0
+    index: str = "auto"  # served: exact below 20k items, IVF above (index.registry.auto_kind)
 
 
 @dataclass(frozen=True)
@@ -184,3 +192,113 @@ class BPR(_Factorisation):
             )
             model.fit(data.to_csr(), show_progress=False)
         self._after_fit(model)
+
+
+FOLD_IN_ITEMS = 200  # a live user's vector is re-solved from this many recent distinct items
+
+
+class ALSChannel:
+    """Inner-product search of the user's ALS vector in the item index."""
+
+    name = "als"
+
+    def __init__(
+        self,
+        model: _Factorisation,
+        index: VectorIndex,
+        histories: UserHistoryView,
+        cache_size: int = 10_000,
+    ) -> None:
+        self.model = model
+        self.index = index
+        self.histories = histories
+        self._vectors: OrderedDict[tuple[int, int], NDArray[np.float32]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def user_vector(self, ctx: Context) -> NDArray[np.float32] | None:
+        """Trained vector while the user has no new events; fold-in from recent items after."""
+        u = ctx.uidx
+        if u is None or not ctx.history.event_count:
+            return None
+        if not ctx.live and u < len(self.model.user_factors):
+            vec: NDArray[np.float32] = np.asarray(self.model.user_factors[u], np.float32)
+            return vec
+        key = (u, ctx.history.event_count)
+        cached = self._vectors.get(key)
+        if cached is not None:
+            return cached
+        items, _ = self.histories.recent_distinct(u, FOLD_IN_ITEMS)
+        items = items[items < len(self.model.item_factors)]  # newer items have no vector yet
+        if not len(items):
+            return None
+        vec = self.model.fold_in(Histories.from_lists([items], len(self.model.item_factors)))[0]
+        self._vectors[key] = vec
+        if len(self._vectors) > self._cache_size:
+            self._vectors.popitem(last=False)
+        return vec
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """The best allowed items by inner product (the index over-fetches past seen ones)."""
+        vec = self.user_vector(ctx)
+        if vec is None:
+            return Retrieved.empty()
+        ids, scores = self.index.search(vec, min(n + ctx.fetch_extra, len(self.index)))
+        ok = ids[0] >= 0
+        got = Retrieved(ids[0][ok], scores[0][ok].astype(np.float32)).best(ctx, n)
+        return Retrieved(got.items, got.scores, lambda items: [REASON] * len(items))
+
+    def knows(self, items: IntArray) -> NDArray[np.bool_]:
+        """Items trained with interactions (ALS leaves the factors of the others at zero)."""
+        items = np.asarray(items, np.int64)
+        out = np.zeros(len(items), bool)
+        inside = items < len(self.model.item_factors)
+        out[inside] = np.abs(self.model.item_factors[items[inside]]).sum(axis=1) > 1e-6
+        return out
+
+    def similar(self, item: int, n: int) -> Retrieved:
+        """Cosine neighbours in factor space among the index's inner-product candidates."""
+        factors = self.model.item_factors
+        if item >= len(factors):
+            return Retrieved.empty()
+        query = np.asarray(factors[item], np.float32)
+        ids, _ = self.index.search(query, min(4 * n + 1, len(self.index)))
+        ids = ids[0][(ids[0] >= 0) & (ids[0] != item)]
+        cand = np.asarray(factors[ids], np.float32)
+        norms = np.linalg.norm(cand, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
+        cos = (cand @ query) / np.maximum(norms, 1e-12)
+        order = np.lexsort((ids, -cos))[:n]
+        return Retrieved(ids[order], np.maximum(cos[order], 0).astype(np.float32))
+
+
+REASON = "people with similar taste liked it"
+
+
+class ALSComponent(Component):
+    """ALS factors (implicit) and an index over the item factors."""
+
+    name: ClassVar[str] = "als"
+    channel: ClassVar[str | None] = "als"
+    Config: ClassVar[type[Any]] = ALSConfig
+    summary: ClassVar[str] = "matrix factorisation (implicit ALS) with live fold-in"
+
+    def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
+        """Fit ALS; save factors as ``.npy`` (memory-mapped when served) and the index."""
+        model = ALS(self.config)
+        model.n_items = ctx.data.n_items
+        model._fit(ctx.data.interactions)
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "user_factors.npy", model.user_factors)
+        np.save(out / "item_factors.npy", model.item_factors)
+        index = index_vectors(model.item_factors, self.config.index)
+        index.save(out / "index")
+        return {"index": index.kind, "factors": int(model.item_factors.shape[1])}
+
+    def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
+        """Factors memory-mapped; the index loaded."""
+        model = ALS(self.config)
+        model.user_factors = np.load(directory / "user_factors.npy", mmap_mode="r")
+        model.item_factors = np.load(directory / "item_factors.npy")
+        model.n_items = len(model.item_factors)
+        model._gram = model.item_factors.astype(np.float64).T @ model.item_factors
+        channel = ALSChannel(model, load_index(directory / "index"), ctx.histories)
+        return Servable(self.name, channel=channel, similar=channel)

@@ -1,20 +1,36 @@
-"""Popularity: the same list for everyone, ranked by how many users interacted with an item."""
+"""Popularity (the same list for everyone) and trending (decayed recent popularity).
+
+``Popularity`` is the offline model; ``PopularComponent`` serves the snapshot's ranking as the
+fallback channel that always answers; ``TrendingComponent`` serves the live decayed counts the
+item statistics keep.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from liverec.data.interactions import Histories, Interactions
+from liverec.features.itemstats import ItemStatsView
+from liverec.features.request import Context, Retrieved
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
+from liverec.models.component import Component, Servable, ServeContext, TrainContext
 
 
 @dataclass(frozen=True)
 class PopularityConfig:
     """Popularity has nothing to tune."""
+
+
+def distinct_user_counts(data: Interactions) -> NDArray[np.int64]:
+    """Number of distinct users per item, without building a user x item matrix."""
+    key = np.asarray(data.uidx, np.int64) * data.n_items + np.asarray(data.iidx, np.int64)
+    pairs = np.unique(key)
+    return np.bincount(pairs % data.n_items, minlength=data.n_items).astype(np.int64)
 
 
 class Popularity(Recommender):
@@ -24,7 +40,7 @@ class Popularity(Recommender):
     Config: ClassVar[type[Any]] = PopularityConfig
 
     def _fit(self, data: Interactions) -> None:
-        self.counts = data.item_counts().astype(np.float32)
+        self.counts = distinct_user_counts(data).astype(np.float32)
 
     def score_histories(self, histories: Histories) -> ScoreArray:
         """The popularity vector, repeated for every history."""
@@ -41,3 +57,104 @@ class Popularity(Recommender):
 
     def _restore(self, state: dict[str, NDArray[Any]]) -> None:
         self.counts = state["counts"].astype(np.float32)
+
+
+def first_allowed(
+    order: IntArray, scores: NDArray[np.floating[Any]], ctx: Context, n: int
+) -> Retrieved:
+    """The first ``n`` allowed items of a ranking, looking deeper only as far as needed."""
+    depth = n + ctx.fetch_extra
+    while True:
+        head = order[:depth]
+        keep = head[ctx.allowed(head)][:n]
+        if len(keep) >= n or depth >= len(order):
+            return Retrieved(keep, np.asarray(scores[keep], np.float32))
+        depth *= 4
+
+
+class PopularChannel:
+    """All-time popularity from the snapshot: the fallback that is always available."""
+
+    name = "pop"
+
+    def __init__(self, order: IntArray, counts: NDArray[np.floating[Any]]) -> None:
+        self.order = order
+        self.counts = counts
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """The most popular allowed items."""
+        got = first_allowed(self.order, self.counts, ctx, n)
+        return Retrieved(
+            got.items, got.scores, lambda items: ["popular with everyone"] * len(items)
+        )
+
+
+@dataclass(frozen=True)
+class PopularServeConfig:
+    """How deep the stored ranking goes (the fallback never needs the whole catalog)."""
+
+    depth: int = 100_000
+
+
+class PopularComponent(Component):
+    """The snapshot's popularity ranking, served as the fallback channel."""
+
+    name: ClassVar[str] = "pop"
+    channel: ClassVar[str | None] = "pop"
+    Config: ClassVar[type[Any]] = PopularServeConfig
+    summary: ClassVar[str] = "most popular items (the fallback that always answers)"
+
+    def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
+        """Distinct users per item, and the top of the ranking."""
+        counts = distinct_user_counts(ctx.data.interactions).astype(np.float32)
+        depth = min(self.config.depth, len(counts))
+        top = np.argpartition(-counts, depth - 1)[:depth] if depth else np.zeros(0, np.int64)
+        order = top[np.lexsort((top, -counts[top]))].astype(np.int64)
+        out.mkdir(parents=True, exist_ok=True)
+        np.save(out / "counts.npy", counts)
+        np.save(out / "order.npy", order)
+        return {"items_ranked": int(depth)}
+
+    def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
+        """The stored ranking (memory-mapped)."""
+        counts = np.load(directory / "counts.npy", mmap_mode="r")
+        order = np.load(directory / "order.npy", mmap_mode="r")
+        return Servable(self.name, channel=PopularChannel(order, counts), fallback=True)
+
+
+class TrendingChannel:
+    """Most events recently, with older events decaying (the item statistics' half-life)."""
+
+    name = "trending"
+
+    def __init__(self, stats: ItemStatsView) -> None:
+        self.stats = stats
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """The top allowed items of the incrementally kept trending list."""
+        order = self.stats.trending_items()
+        keep = order[ctx.allowed(order)][:n]
+        scores = self.stats.trending_scores(keep).astype(np.float32)
+        return Retrieved(keep, scores, lambda items: ["trending now"] * len(items))
+
+
+@dataclass(frozen=True)
+class TrendingConfig:
+    """Trending keeps no artifact: the live item statistics are its state."""
+
+
+class TrendingComponent(Component):
+    """Trending items from the live item statistics."""
+
+    name: ClassVar[str] = "trending"
+    channel: ClassVar[str | None] = "trending"
+    Config: ClassVar[type[Any]] = TrendingConfig
+    summary: ClassVar[str] = "items with the most recent events (decayed counts)"
+
+    def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
+        """Nothing to fit: the service counts from the snapshot's events when it starts."""
+        return {}
+
+    def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
+        """A channel over the live statistics."""
+        return Servable(self.name, channel=TrendingChannel(ctx.stats))

@@ -248,6 +248,7 @@ class SASRec(Recommender):
         self._text: FloatMatrix | None = None
         self.curve: list[dict[str, float]] = []
         self.best_epoch = 0
+        self.train_seconds = 0.0
 
     def set_item_vectors(self, vectors: FloatMatrix | None) -> SASRec:
         """Text embeddings (one row per item) fused into the item representation."""
@@ -269,6 +270,7 @@ class SASRec(Recommender):
         result = train(self.net, self.histories, self.config)
         self.curve = result.curve
         self.best_epoch = result.best_epoch
+        self.train_seconds = result.seconds
 
     def _require_net(self) -> Any:
         if self.net is None:
@@ -383,4 +385,4 @@ def _last(histories: Histories, u: int, n: int) -> tuple[IntArray, IntArray]:
     # the first kept event's gap needs the event before it
     ts = histories.ts[max(lo, start - 1) : hi]
     gaps = gap_buckets(ts)[-(hi - start) :] if hi > start else np.zeros(0, np.int64)
-    return histories.items[start:hi], gaps
+    return np.asarray(histories.items[start:hi], np.int64), gaps

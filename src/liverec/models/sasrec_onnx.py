@@ -148,9 +148,11 @@ class SequenceEncoder:
         self.config = config
         self.int8 = int8
         self.n_items = len(tables["item_vectors"])
-        self.pad = self.n_items  # padding row of the input table
-        self.input_table: FloatArray = tables["input_table"].astype(np.float32)
-        self.item_vectors: FloatArray = tables["item_vectors"].astype(np.float32)
+        self.pad = self.n_items  # the id callers pad sequences with (any id >= n_items is padding)
+        table = tables["input_table"].astype(np.float32)
+        self._pad_input = table[-1].copy()
+        self._input_table = table[:-1]  # row i: item i's first-block input; grows by doubling
+        self._item_vectors: FloatArray = tables["item_vectors"].astype(np.float32)
         self.gap_table: FloatArray | None = tables.get("gap_table")
         self._text = (
             (tables["text_weight"], tables["text_bias"]) if "text_weight" in tables else None
@@ -158,6 +160,11 @@ class SequenceEncoder:
         w = config.max_len - 1
         hd = config.dim // config.heads
         self._empty_kv = np.zeros((config.layers, config.heads, w, hd), np.float32)
+
+    @property
+    def item_vectors(self) -> FloatArray:
+        """(n_items, dim) output vectors, items added after training included."""
+        return self._item_vectors[: self.n_items]
 
     @property
     def uses_text(self) -> bool:
@@ -170,26 +177,39 @@ class SequenceEncoder:
         return 1 if self._text is None else int(self._text[0].shape[1])
 
     def extend(self, text_vectors: FloatArray) -> None:
-        """Add items (newer than the model) whose vectors come from their text alone."""
+        """Add items (newer than the model) whose vectors come from their text alone.
+
+        Tables grow by doubling, so adding one item to a large catalog is not a full copy.
+        """
         d = self.config.dim
         if self._text is not None:
             weight, bias = self._text
             vecs = (np.asarray(text_vectors, np.float32) @ weight.T + bias).astype(np.float32)
         else:
             vecs = np.zeros((len(text_vectors), d), np.float32)
-        self.item_vectors = np.concatenate([self.item_vectors, vecs])
-        inputs = np.concatenate(
-            [self.input_table[: self.n_items], vecs * math.sqrt(d), self.input_table[self.pad :]]
-        )
-        self.n_items += len(vecs)
-        self.pad = self.n_items
-        self.input_table = inputs.astype(np.float32)
+        need = self.n_items + len(vecs)
+        if need > len(self._item_vectors):
+            cap = max(need, 2 * len(self._item_vectors))
+            for name in ("_item_vectors", "_input_table"):
+                old = getattr(self, name)
+                grown = np.zeros((cap, d), np.float32)
+                grown[: self.n_items] = old[: self.n_items]
+                setattr(self, name, grown)
+        self._item_vectors[self.n_items : need] = vecs
+        self._input_table[self.n_items : need] = vecs * math.sqrt(d)
+        self.n_items = need
+        self.pad = need
 
     def _inputs(self, items: NDArray[np.int64], gaps: NDArray[np.int64]) -> FloatArray:
-        x = self.input_table[np.minimum(items, self.pad)]
+        items = np.asarray(items, np.int64)
+        padding = items >= self.n_items
+        x = self._input_table[np.where(padding, 0, items)]
+        if padding.any():
+            x[padding] = self._pad_input
         if self.gap_table is not None:
             x = x + self.gap_table[gaps]
-        return x.astype(np.float32, copy=False)
+        out: FloatArray = x.astype(np.float32, copy=False)
+        return out
 
     def prefill(self, items: NDArray[np.int64], ts: NDArray[np.float64]) -> SequenceState | None:
         """State after a history: its last ``config.context`` events matter, and the one before

@@ -17,26 +17,41 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from liverec.core.errors import ConfigError
+from liverec.features.catalog_store import CatalogView
+from liverec.features.content import ItemVectors
 from liverec.features.fingerprint import hamming
-from liverec.features.genres import GenreIndex
-from liverec.features.online import OnlineState, UserHistory
-from liverec.serving.channels import Channel, Context, Retrieved
+from liverec.features.genres import jaccard_matrix
+from liverec.features.histories import UserHistoryView
+from liverec.features.request import Channel, Context, RankingFeature, Retrieved
+from liverec.models.registry import COMPONENTS, channel_names
 from liverec.serving.rerank import Fused, IntArray, explain, fuse, mmr
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Ranker = Callable[[Context, IntArray], NDArray[np.float32] | None]
-NO_HISTORY = UserHistory(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int8), 0)
+STAGES = ("rank", "rerank")
+
+
+def _check_names(kind: str, names: Sequence[str], known: Sequence[str]) -> None:
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"unknown {kind} {', '.join(map(repr, unknown))}; expected some of {', '.join(known)}"
+        )
 
 
 class PipelineConfig(BaseModel):
-    """Candidate counts, fusion weights, MMR trade-off and time budgets of the pipeline."""
+    """Candidate counts, fusion weights, MMR trade-off and time budgets of the pipeline.
+
+    Channel, feature and stage names are checked against the component registry when the
+    config is made: a misspelt name is an error, never a silent weight of 0.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,36 +74,28 @@ class PipelineConfig(BaseModel):
         0.75, ge=0, le=1, description="1 = relevance only, 0 = diversity only"
     )
     mmr_pool: int = Field(50, ge=1, description="fused candidates MMR chooses from")
+    feature_weights: dict[str, float] = Field(
+        default_factory=lambda: {"text": 0.02, "sasrec": 0.0},
+        description="weight of each ranking feature added to the fused score over the pool "
+        "(sasrec: the transformer's standardised score; on the validation replay 0.02 / 0.05 / "
+        "0.2 cost 2.6% / 8% / 16% NDCG@10, so it ranks through fusion only)",
+    )
     stage_budget_ms: dict[str, float] = Field(
         default_factory=lambda: {
             "itemcf": 20.0,
             "sasrec": 20.0,
             "als": 20.0,
+            "content": 20.0,
             "trending": 10.0,
             "new": 10.0,
             "rank": 10.0,
             "rerank": 20.0,
         },
-        description="time budget per stage; a stage over budget is skipped",
+        description="time budget per stage; a stage over budget counts towards its breaker",
     )
     request_budget_ms: float = Field(80.0, gt=0, description="stages starting later are skipped")
     fresh_slots: int = Field(
         1, ge=0, description="list places kept for items added since the snapshot (exploration)"
-    )
-    explore_cold_catalog: bool = Field(
-        False,
-        description="treat catalog items nobody interacted with as new (exploration); costs "
-        "about 3% NDCG@10 on warm users (validation replay)",
-    )
-    ranker_weight: float = Field(
-        0.0,
-        ge=0,
-        description="weight of the transformer's standardised score over the fused pool, "
-        "added to fused scores (0: the transformer ranks through fusion only; on the "
-        "validation replay 0.02 / 0.05 / 0.2 cost 2.6% / 8% / 16% NDCG@10)",
-    )
-    content_feature_weight: float = Field(
-        0.02, ge=0, description="weight of text similarity to the user added to fused scores"
     )
     dedupe_max_bits: int = Field(
         3,
@@ -97,14 +104,29 @@ class PipelineConfig(BaseModel):
         description="SimHash bits two items may differ in and still be "
         "near-duplicates kept out of one list (-1 turns this off)",
     )
-    content_search_dims: int = Field(
-        128, ge=0, description="dimensions the content channel searches in (0 = all 384)"
-    )
     disabled: tuple[str, ...] = Field(
         (), description="retrieval channels not to run at all, e.g. content"
     )
     breaker_threshold: int = Field(3, ge=1, description="failures/overruns in a row that open it")
     breaker_cooldown_s: float = Field(2.0, ge=0, description="how long an open breaker skips")
+
+    @field_validator("weights", "disabled")
+    @classmethod
+    def _channels(cls, value: Any) -> Any:
+        _check_names("channel", list(value), channel_names())
+        return value
+
+    @field_validator("feature_weights")
+    @classmethod
+    def _features(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_names("ranking feature", list(value), list(COMPONENTS))
+        return value
+
+    @field_validator("stage_budget_ms")
+    @classmethod
+    def _stages(cls, value: dict[str, float]) -> dict[str, float]:
+        _check_names("stage", list(value), [*channel_names(), *STAGES])
+        return value
 
 
 @dataclass(frozen=True)
@@ -179,45 +201,45 @@ class StageGuard:
 
 
 class Pipeline:
-    """Channels -> fusion -> MMR -> explanations over one online state."""
+    """Channels -> fusion -> ranking features -> MMR -> explanations, over candidates only."""
 
     def __init__(
         self,
-        state: OnlineState,
+        histories: UserHistoryView,
+        catalog: CatalogView,
         channels: Sequence[Channel],
         fallback: Channel,
         config: PipelineConfig | None = None,
-        ranker: Ranker | None = None,
+        features: Sequence[RankingFeature] = (),
+        vectors: ItemVectors | None = None,
     ) -> None:
-        self.state = state
+        self.histories = histories
+        self.catalog = catalog
         self.channels = list(channels)
         self.fallback = fallback
-        self.ranker = ranker
+        self.features = list(features)
+        self.vectors = vectors
         self.config = config or PipelineConfig()
         cfg = self.config
         self.guard = StageGuard(cfg.stage_budget_ms, cfg.breaker_threshold, cfg.breaker_cooldown_s)
-        self.genres = GenreIndex()
 
     def context(
         self, uidx: int | None, exclude: Sequence[int] = (), genres: Sequence[str] = ()
     ) -> Context:
         """Everything the stages need to know about this request."""
-        state = self.state
-        self.genres.refresh(state.catalog, state.catalog_version)
-        n = state.n_items
+        excluded = np.unique(np.asarray(exclude, np.int64))
         if uidx is None:
-            history = NO_HISTORY
-            seen = np.zeros(0, np.int64)
-            live = False
-        else:
-            history = state.history(uidx, self.config.history_window)
-            seen = state.seen(uidx)
-            live = state.has_live_events(uidx)
-        allowed = self.genres.mask(genres) if genres else np.ones(n, bool)
-        allowed[seen] = False
-        if len(exclude):
-            allowed[np.asarray(exclude, np.int64)] = False
-        return Context(uidx=uidx, history=history, seen=seen, allowed=allowed, live=live)
+            return Context(None, blocked=excluded, genres=tuple(genres), catalog=self.catalog)
+        seen = self.histories.seen(uidx)
+        return Context(
+            uidx=uidx,
+            history=self.histories.history(uidx, self.config.history_window),
+            seen=seen,
+            blocked=np.union1d(seen, excluded) if len(excluded) else seen,
+            genres=tuple(genres),
+            live=self.histories.has_live_events(uidx),
+            catalog=self.catalog,
+        )
 
     def recommend(
         self,
@@ -244,19 +266,16 @@ class Pipeline:
                 retrieved[ch.name] = got
         # The fallback is never skipped: it is what a degraded answer degrades to.
         retrieved[self.fallback.name] = self.fallback.retrieve(ctx, max(k, cfg.candidates))
-        fused = fuse(retrieved, cfg.weights, cfg.fusion_k, self.state.n_items)
+        fused = fuse(retrieved, cfg.weights, cfg.fusion_k)
         pool = min(len(fused.items), max(cfg.mmr_pool, k))
         scores = self._rank_scores(ctx, fused, pool, result, deadline)
         positions = self.guard.run(
-            "rerank", partial(self._rerank, fused, scores, k), deadline, result
+            "rerank", partial(self._rerank, fused.items[:pool], scores, k), deadline, result
         )
         if positions is None:
             positions = np.argsort(-scores, kind="stable")[: min(k, pool)].astype(np.int64)
         positions = self._keep_fresh_slots(fused, positions, retrieved.get("new"), k)
-        vectors = self.state.vectors.matrix if self.state.vectors is not None else None
-        reasons = (
-            explain(ctx, fused, positions, self.state.catalog, vectors) if with_reasons else None
-        )
+        reasons = explain(fused, positions, retrieved) if with_reasons else None
         result.items = [
             Recommended(
                 int(fused.items[p]),
@@ -271,33 +290,36 @@ class Pipeline:
     def _rank_scores(
         self, ctx: Context, fused: Fused, pool: int, result: PipelineResult, deadline: float
     ) -> NDArray[np.float32]:
-        """Fused scores of the pool plus the ranker's (the transformer's) standardised score
-        and the content similarity to the user, as features."""
+        """Fused scores of the pool plus each weighted ranking feature."""
         scores = fused.scores[:pool].copy()
-        if self.ranker is not None and self.config.ranker_weight > 0 and pool:
-            ranked = self.guard.run(
-                "rank", partial(self.ranker, ctx, fused.items[:pool]), deadline, result
-            )
-            if ranked is not None:
-                scores += self.config.ranker_weight * ranked
-        profile = ctx.scratch.get("profile")
-        w = self.config.content_feature_weight
-        if w > 0 and profile is not None and self.state.vectors is not None:
-            scores += w * (self.state.vectors.matrix[fused.items[:pool]] @ profile)
-        return scores
+        weighted = [f for f in self.features if self.config.feature_weights.get(f.name, 0) > 0]
+        if not weighted or not pool:
+            return scores
+        items = fused.items[:pool]
 
-    def _rerank(self, fused: Fused, scores: NDArray[np.float32], k: int) -> IntArray:
+        def rank() -> NDArray[np.float32]:
+            total = np.zeros(pool, np.float32)
+            for feature in weighted:
+                values = feature(ctx, items)
+                if values is not None:
+                    total += self.config.feature_weights[feature.name] * values
+            return total
+
+        added = self.guard.run("rank", rank, deadline, result)
+        return scores + added if added is not None else scores
+
+    def _rerank(self, items: IntArray, scores: NDArray[np.float32], k: int) -> IntArray:
         """MMR over the pool, keeping near-duplicates (same SimHash, nearly) out of one list."""
-        items = fused.items[: len(scores)]
         duplicates = None
-        vectors = self.state.vectors
+        vectors = self.vectors
         if vectors is not None and self.config.dedupe_max_bits >= 0:
-            fp = vectors.fingerprints[items]
+            fp = vectors.fingerprints(items)
             duplicates = hamming(fp[:, None], fp[None, :]) <= self.config.dedupe_max_bits
             # items without text have an all-zero vector: never call those duplicates
-            has_text = vectors.has_text[items]
+            has_text = fp != 0
             duplicates &= has_text[:, None] & has_text[None, :]
-        return mmr(scores, self.genres.pairwise(items), k, self.config.mmr_lambda, duplicates)
+        genre_sim = jaccard_matrix(self.catalog.genre_matrix(items))
+        return mmr(scores, genre_sim, k, self.config.mmr_lambda, duplicates)
 
     def _keep_fresh_slots(
         self, fused: Fused, positions: IntArray, fresh: Retrieved | None, k: int

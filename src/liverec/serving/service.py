@@ -8,7 +8,6 @@ cached answers are dropped: the next recommendation reflects it (read-your-write
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -16,156 +15,72 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from liverec.core.errors import LiverecError, UnknownIdError
 from liverec.core.types import EventType
-from liverec.data.dataset import Item
+from liverec.data.catalog import Item
 from liverec.events.schema import Event, LoggedEvent
 from liverec.events.store import EventLog
-from liverec.features.content import ItemVectors
-from liverec.features.online import OnlineConfig, OnlineState
-from liverec.serving.cache import CacheConfig, ResultCache
-from liverec.serving.channels import (
-    ALSChannel,
-    Channel,
-    ContentChannel,
-    ItemCFChannel,
-    NewItemsChannel,
-    PopularChannel,
-    TrendingChannel,
-)
-from liverec.serving.pipeline import Pipeline, PipelineConfig
-from liverec.serving.sequence import SASRecChannel, SASRecRanker, UserEncodings, sequence_index
-from liverec.serving.similar import SimilarItems
-from liverec.serving.snapshot import (
-    AUTO_EXACT_MAX_ITEMS,
-    Snapshot,
-    latest_snapshot,
-    load_snapshot,
-)
+from liverec.serving.cache import ResultCache
+from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived
+from liverec.serving.snapshot import latest_snapshot, load_snapshot
 
 log = logging.getLogger(__name__)
 
-
-def freeze_long_lived() -> None:
-    """Exempt the loaded model and state from the cyclic garbage collector's full passes.
-
-    They live as long as the runtime; measured here, one full collection walking them paused
-    a request for 16 ms (~47k tracked objects), against ~0.5 ms for the request itself.
-    Unfreezing first lets a swapped-out runtime's reference cycles be collected once.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+__all__ = ["LiveService", "Runtime", "ServiceConfig"]
 
 
-class ServiceConfig(BaseModel):
-    """Everything the live service needs beyond where its files are."""
+@dataclass(frozen=True)
+class RecommendedItem:
+    """One item of an answer: ids, what to show, the score and why."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
-    cache: CacheConfig = Field(default_factory=CacheConfig)
-    online: OnlineConfig = Field(default_factory=OnlineConfig)
-    shared_log: bool = Field(
-        False, description="other processes append to the log: catch up before every read"
-    )
-    history_limit: int = Field(20, ge=1, description="events shown by the user profile")
-    micro_batch: bool = Field(
-        True,
-        description="bring concurrent requests' transformer encodings up to date in one "
-        "batched forward pass; measured at 32 connections it cut the saturated p99 about "
-        "4x and cost ~0.3 ms p50 at half load (docs/benchmarks.md)",
-    )
-    sequence_int8: bool = Field(True, description="run the transformer's int8 graphs (False: fp32)")
-
-
-@dataclass
-class Runtime:
-    """One snapshot, the online state derived from it, and the pipeline reading that state."""
-
-    snapshot: Snapshot
-    state: OnlineState
-    pipeline: Pipeline
-    similar: SimilarItems
-    encodings: UserEncodings | None = None
-
-    @property
-    def version(self) -> str:
-        """Model version served (the snapshot's)."""
-        return self.snapshot.version
-
-    @classmethod
-    def build(cls, snapshot: Snapshot, config: ServiceConfig) -> Runtime:
-        """Wire channels and pipeline over a fresh online state."""
-        icf = snapshot.itemcf
-        vectors = (
-            None
-            if snapshot.item_vectors is None
-            else ItemVectors(snapshot.item_vectors, search_dims=config.pipeline.content_search_dims)
-        )
-        encoder = snapshot.encoder
-        state = OnlineState(
-            snapshot.data,
-            snapshot.cooccurrence,
-            snapshot.last_seq,
-            config.online,
-            similarity=(icf.alpha, icf.shrink),
-            vectors=vectors,
-            embed=None if encoder is None else (lambda item: encoder().encode_one(item.text())),
-        )
-        window = config.pipeline.history_window
-        channels: list[Channel] = [
-            ItemCFChannel(state, snapshot.itemcf, window),
-            ALSChannel(snapshot.als, snapshot.als_index, state),
-            ContentChannel(state, window, icf.recency_decay),
-            TrendingChannel(state),
-            NewItemsChannel(state, window, config.pipeline.explore_cold_catalog),
-        ]
-        encodings = None
-        ranker = None
-        if snapshot.sasrec is not None:
-            from liverec.models.sasrec_onnx import SequenceEncoder
-
-            sequences = SequenceEncoder(
-                snapshot.directory / "sasrec", snapshot.sasrec, int8=config.sequence_int8
-            )
-            encodings = UserEncodings(sequences, state)
-            kind = snapshot.manifest["config"].get("index_kind", "auto")
-            if kind == "auto":
-                kind = "exact" if sequences.n_items <= AUTO_EXACT_MAX_ITEMS else "hnsw"
-            channels.insert(1, SASRecChannel(encodings, sequence_index(sequences, kind)))
-            ranker = SASRecRanker(encodings)
-        pipeline = Pipeline(
-            state, channels, PopularChannel(snapshot.pop), config.pipeline, ranker=ranker
-        )
-        similar = SimilarItems(state, snapshot.itemcf, snapshot.als.item_factors, pipeline.genres)
-        return cls(snapshot, state, pipeline, similar, encodings)
-
-    def catch_up(self, log_: EventLog, batch: int = 10_000) -> int:
-        """Apply every log entry newer than the state; returns how many were applied."""
-        applied = 0
-        while True:
-            entries = log_.read(self.state.applied_seq, batch)
-            if not entries:
-                return applied
-            self.state.apply(entries)
-            applied += len(entries)
+    item_id: str
+    title: str
+    genres: list[str]
+    score: float
+    reasons: list[str]
 
 
 @dataclass(frozen=True)
 class RecommendationResult:
-    """What ``recommend`` returns; the API turns it into JSON."""
+    """What ``recommend`` returns; the API writes it as JSON."""
 
     user_id: str
-    items: list[dict[str, object]]
+    items: list[RecommendedItem]
     model_version: str
     degraded: list[str]
     cold_start: bool
     cached: bool
     took_ms: float
     stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One event of a user's profile."""
+
+    item_id: str
+    title: str
+    type: str
+    ts: float
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A user's recent events (newest first) and how many they have."""
+
+    user_id: str
+    event_count: int
+    recent: list[HistoryEvent]
+
+
+@dataclass(frozen=True)
+class SimilarResult:
+    """Items like one item."""
+
+    item_id: str
+    title: str
+    model_version: str
+    items: list[RecommendedItem]
 
 
 @dataclass(frozen=True)
@@ -242,9 +157,9 @@ class LiveService:
             rt = self._runtime
             if self.config.shared_log:
                 rt.catch_up(self.log)
-            items = rt.state.items
+            ids = rt.state.catalog.ids
             for pos, e in enumerate(events):
-                if e.item_id not in items:
+                if e.item_id not in ids:
                     raise UnknownIdError(
                         f"events[{pos}].item_id: unknown item {e.item_id!r}; add it first with "
                         f"PUT /v1/items/{e.item_id}"
@@ -287,13 +202,13 @@ class LiveService:
         rt = self._runtime
         state = rt.state
         uidx = state.users.get(user_id)
-        count = state.event_count(uidx) if uidx is not None else 0
+        count = state.histories.event_count(uidx) if uidx is not None else 0
         params = (k, explain, tuple(exclude), tuple(g.lower() for g in genres))
         # A catalog change can change any list (filters, new items), so it is part of the key.
-        version = f"{rt.version}/{state.catalog_version}"
+        version = f"{rt.version}/{state.catalog.version}"
         cached = None if fresh else self.cache.get(user_id, params, count, version)
         if cached is not None:
-            took = (time.perf_counter() - t0) * 1e3
+            took = round((time.perf_counter() - t0) * 1e3, 3)
             return RecommendationResult(
                 cached.user_id,
                 cached.items,
@@ -301,21 +216,18 @@ class LiveService:
                 cached.degraded,
                 cached.cold_start,
                 True,
-                round(took, 3),
+                took,
                 {},
             )
-        excluded = [i for i in (state.items.get(x) for x in exclude) if i is not None]
+        ids = state.catalog.ids
+        excluded = [i for i in (ids.get(x) for x in exclude) if i is not None]
         out = rt.pipeline.recommend(uidx, k, excluded, genres, explain)
-        catalog = state.catalog
-        items: list[dict[str, object]] = [
-            {
-                "item_id": catalog[r.item].item_id,
-                "title": catalog[r.item].display_title,
-                "genres": list(catalog[r.item].genres),
-                "score": round(r.score, 6),
-                "reasons": r.reasons,
-            }
-            for r in out.items
+        shown = state.catalog.items([r.item for r in out.items])
+        items = [
+            RecommendedItem(
+                it.item_id, it.display_title, list(it.genres), round(r.score, 6), r.reasons
+            )
+            for r, it in zip(out.items, shown, strict=True)
         ]
         took = round((time.perf_counter() - t0) * 1e3, 3)
         result = RecommendationResult(
@@ -327,18 +239,18 @@ class LiveService:
         return result
 
     def prepare(self, user_ids: Sequence[str]) -> int:
-        """Update the transformer encodings of several users at once (micro-batching);
-        returns the forward calls made (0 without a transformer)."""
+        """Update per-user model state (the transformer's) for several users at once;
+        returns the forward calls made (0 when no component batches)."""
         self.catch_up()
         rt = self._runtime
-        if rt.encodings is None:
+        if not rt.has_prepare:
             return 0
         state = rt.state
         window = self.config.pipeline.history_window
         known = [u for u in (state.users.get(x) for x in user_ids) if u is not None]
-        return rt.encodings.refresh([(u, state.history(u, window)) for u in known])
+        return rt.prepare([(u, state.histories.history(u, window)) for u in known])
 
-    def profile(self, user_id: str, limit: int | None = None) -> dict[str, object]:
+    def profile(self, user_id: str, limit: int | None = None) -> UserProfile:
         """The user's recent events (newest first) and how many events they have.
 
         Raises
@@ -349,23 +261,16 @@ class LiveService:
         self.catch_up()
         state = self._runtime.state
         uidx = state.users.index(user_id)
-        h = state.history(uidx, limit or self.config.history_limit)
-        catalog = state.catalog
+        h = state.histories.history(uidx, limit or self.config.history_limit)
+        items = state.catalog.items(h.items[::-1])
         recent = [
-            {
-                "item_id": catalog[i].item_id,
-                "title": catalog[i].display_title,
-                "type": EventType(int(t)).label,
-                "ts": float(ts),
-            }
-            for i, ts, t in zip(
-                h.items[::-1].tolist(), h.ts[::-1].tolist(), h.types[::-1].tolist(), strict=True
-            )
+            HistoryEvent(it.item_id, it.display_title, EventType(int(t)).label, float(ts))
+            for it, ts, t in zip(items, h.ts[::-1].tolist(), h.types[::-1].tolist(), strict=True)
         ]
-        return {"user_id": user_id, "event_count": h.event_count, "recent": recent}
+        return UserProfile(user_id, h.event_count, recent)
 
-    def similar(self, item_id: str, k: int = 10) -> dict[str, object]:
-        """Items like ``item_id``: co-occurrence, ALS-vector and genre similarity blended.
+    def similar(self, item_id: str, k: int = 10) -> SimilarResult:
+        """Items like ``item_id``: co-occurrence, ALS-vector, text and genre similarity blended.
 
         Raises
         ------
@@ -374,31 +279,23 @@ class LiveService:
         """
         self.catch_up()
         rt = self._runtime
-        state = rt.state
-        i = state.items.index(item_id)
+        catalog = rt.state.catalog
+        i = catalog.ids.index(item_id)
         found = rt.similar.find(i, k)
-        catalog = state.catalog
-        return {
-            "item_id": item_id,
-            "title": catalog[i].display_title,
-            "model_version": rt.version,
-            "items": [
-                {
-                    "item_id": catalog[s.item].item_id,
-                    "title": catalog[s.item].display_title,
-                    "genres": list(catalog[s.item].genres),
-                    "score": round(s.score, 6),
-                    "reasons": s.reasons,
-                }
-                for s in found
-            ],
-        }
+        shown = catalog.items([s.item for s in found])
+        items = [
+            RecommendedItem(
+                it.item_id, it.display_title, list(it.genres), round(s.score, 6), s.reasons
+            )
+            for s, it in zip(found, shown, strict=True)
+        ]
+        return SimilarResult(item_id, catalog.item(i).display_title, rt.version, items)
 
     def item(self, item_id: str) -> Item:
         """The catalog entry of ``item_id``."""
         self.catch_up()
-        state = self._runtime.state
-        return state.catalog[state.items.index(item_id)]
+        catalog = self._runtime.state.catalog
+        return catalog.item(catalog.ids.index(item_id))
 
     # --- model swap ------------------------------------------------------------------------
     def reload(self, directory: Path | None = None) -> bool:

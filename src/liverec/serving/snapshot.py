@@ -1,89 +1,102 @@
 """Versioned model snapshots: what ``liverec train`` writes and the service loads.
 
-A snapshot folder holds the training data it was built from (the dataset plus every logged
-event and item upsert up to ``last_seq``), the fitted serving models, the item co-occurrence
-counts the live item-CF channel computes its similarities from (so no separate similarity
-matrix is stored), and the ANN index over ALS item vectors. Folders
-are written under a temporary name and renamed into place, so a reader never sees half of one.
+A snapshot folder holds the training data (the dataset plus every logged event and item
+upsert up to ``last_seq``, in the columnar dataset format) and one folder per servable
+component, listed in ``manifest.json`` with its config and what training reported. Every part
+is memory-mapped when loaded. Folders are written under a temporary name and renamed into
+place, so a reader never sees half of one; version names sort strictly in creation order.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from liverec.core.errors import LiverecError
-from liverec.data.dataset import Dataset, Item
-from liverec.data.idmap import IdMap
+from liverec.core.errors import ConfigError, LiverecError
+from liverec.data.catalog import Catalog, Item
+from liverec.data.dataset import Dataset
 from liverec.data.interactions import Interactions
 from liverec.events.schema import LogEntry, LoggedEvent, LoggedItem
-from liverec.features.content import catalog_vectors
-from liverec.features.cooccurrence import cooccurrence_counts
-from liverec.features.text import TextConfig, TextEncoder
-from liverec.index import VectorIndex, build_index, load_index
-from liverec.models.itemcf import ItemCFConfig
-from liverec.models.mf import ALS, ALSConfig
-from liverec.models.popular import Popularity
-from liverec.models.sasrec import SASRec, SASRecConfig
+from liverec.models.component import Component, TrainContext
+from liverec.models.registry import COMPONENTS, component_class, default_components
 
 MANIFEST = "manifest.json"
 MODELS_DIR = ".models"
-AUTO_EXACT_MAX_ITEMS = 20_000
+FORMAT = 2
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """What a snapshot contains: model settings and the ANN index over ALS item vectors."""
+class TrainConfig(BaseModel):
+    """Which components a snapshot holds, and their parameters (``{component: {key: value}}``)."""
 
-    itemcf: ItemCFConfig = field(default_factory=ItemCFConfig)
-    als: ALSConfig = field(default_factory=ALSConfig)
-    index_kind: str = "auto"
-    index_params: dict[str, Any] = field(default_factory=dict)
-    text: TextConfig | None = field(default_factory=TextConfig)  # None: no text features
-    # The transformer takes minutes to train, so the library default leaves it out;
-    # ``liverec train`` (and ``make run``) put it in.
-    sasrec: SASRecConfig | None = None
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def resolved_index_kind(self, n_items: int) -> str:
-        """``auto``: exact search below AUTO_EXACT_MAX_ITEMS items, HNSW above.
+    components: tuple[str, ...] = Field(default_factory=default_components)
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-        Measured on this machine: at 1,682 x 32 one exact query costs about what an HNSW
-        query does (83 vs 87 us), at 50k items HNSW is about 4x faster (169 vs 637 us).
+    @field_validator("components")
+    @classmethod
+    def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        for n in names:
+            component_class(n)
+        return tuple(n for n in COMPONENTS if n in names)  # registry (training) order
+
+    def build(self) -> list[Component]:
+        """The components, configured, in training order.
+
+        Raises
+        ------
+        ConfigError
+            If a parameter names an unknown component or key, or a component lacks one it needs.
         """
-        if self.index_kind != "auto":
-            return self.index_kind
-        return "exact" if n_items <= AUTO_EXACT_MAX_ITEMS else "hnsw"
+        for name in self.params:
+            if name not in self.components:
+                raise ConfigError(
+                    f"parameters for {name!r}, which is not trained here; components: "
+                    f"{', '.join(self.components)}"
+                )
+        out = []
+        for name in self.components:
+            cls = component_class(name)
+            missing = [n for n in cls.needs if n not in self.components]
+            if missing:
+                raise ConfigError(f"component {name!r} needs {', '.join(missing)} as well")
+            out.append(cls.from_params(self.params.get(name)))
+        return out
+
+    def with_optional(self, names: Iterable[str]) -> TrainConfig:
+        """This config with optional components (e.g. sasrec) added."""
+        return self.model_copy(update={"components": (*self.components, *names)})
+
+
+@dataclass
+class LoadedComponent:
+    """A component of a snapshot: configured as it was trained, with its folder and facts."""
+
+    component: Component
+    directory: Path
+    meta: dict[str, Any]
 
 
 @dataclass
 class Snapshot:
-    """A loaded snapshot: training data, models, co-occurrence counts and the item index."""
+    """A loaded snapshot: training data (memory-mapped) and its components."""
 
     version: str
     directory: Path
     last_seq: int
     created_at: float
     data: Dataset
-    itemcf: ItemCFConfig
-    als: ALS
-    pop: Popularity
-    cooccurrence: sp.csr_matrix
-    als_index: VectorIndex
+    components: dict[str, LoadedComponent]
     manifest: dict[str, Any]
-    item_vectors: NDArray[np.float32] | None = None  # text embeddings, row = item
-    encoder: Callable[[], TextEncoder] | None = None  # opens the snapshot's encoder on demand
-    sasrec: SASRecConfig | None = None  # the transformer's config; its graphs are in sasrec/
 
     @property
     def n_items(self) -> int:
@@ -92,53 +105,72 @@ class Snapshot:
 
 
 def merge_log(dataset: Dataset, entries: Iterable[LogEntry]) -> tuple[Dataset, int]:
-    """The dataset with logged item upserts and events applied; returns it and the last seq."""
-    catalog = {it.item_id: it for it in dataset.catalog}
-    users = list(dataset.users.raw_ids)
-    user_index = {u: i for i, u in enumerate(users)}
+    """The dataset with logged item upserts and events applied; returns it and the last seq.
+
+    New users and items get the next indices, so every index of ``dataset`` stays valid.
+    """
+    import pyarrow as pa
+
+    changed: dict[str, Item] = {}
+    new_items: dict[str, Item] = {}
     rows: list[tuple[str, str, float, int, float]] = []
     last_seq = 0
     for entry in entries:
         last_seq = max(last_seq, entry.seq)
         if isinstance(entry, LoggedItem):
-            catalog[entry.item.item_id] = entry.item
+            it = entry.item
+            (new_items if it.item_id in new_items or it.item_id not in dataset.items else changed)[
+                it.item_id
+            ] = it
         elif isinstance(entry, LoggedEvent):
             e = entry.event
-            if e.user_id not in user_index:
-                user_index[e.user_id] = len(users)
-                users.append(e.user_id)
-            if e.item_id not in catalog:
-                catalog[e.item_id] = Item(item_id=e.item_id, title=e.item_id)
-            value = 1.0 if e.value is None else e.value
-            rows.append((e.user_id, e.item_id, e.ts, int(e.type), value))
-    if not rows and len(catalog) == dataset.n_items:
+            if e.item_id not in dataset.items and e.item_id not in new_items:
+                new_items[e.item_id] = Item(item_id=e.item_id, title=e.item_id)
+            rows.append(
+                (e.user_id, e.item_id, e.ts, int(e.type), 1.0 if e.value is None else e.value)
+            )
+    if not rows and not changed and not new_items:
         return dataset, last_seq
-    items = dataset.items.extended(catalog)
-    user_map = IdMap(users, kind="user")
+    items = dataset.items.extended(list(new_items))
+    users = dataset.users.extended([r[0] for r in rows])
+    catalog = dataset.catalog.with_items(
+        {dataset.items.index(k): v for k, v in changed.items()}, list(new_items.values())
+    )
     extra = Interactions(
-        uidx=np.array([user_index[r[0]] for r in rows], np.int32),
-        iidx=np.array([items.index(r[1]) for r in rows], np.int32),
+        uidx=users.indices(pa.array([r[0] for r in rows], pa.string())).astype(np.int32),
+        iidx=items.indices(pa.array([r[1] for r in rows], pa.string())).astype(np.int32),
         ts=np.array([r[2] for r in rows], np.float64),
         etype=np.array([r[3] for r in rows], np.int8),
         value=np.array([r[4] for r in rows], np.float32),
-        n_users=len(user_map),
+        n_users=len(users),
         n_items=len(items),
     )
     base = dataset.interactions
     widened = Interactions(
-        base.uidx, base.iidx, base.ts, base.etype, base.value, len(user_map), len(items)
+        base.uidx, base.iidx, base.ts, base.etype, base.value, len(users), len(items)
     )
     merged = Dataset(
         name=dataset.name,
-        users=user_map,
+        users=users,
         items=items,
-        interactions=widened.concat(extra),
-        catalog=tuple(catalog[i] for i in items.raw_ids),
+        interactions=widened.concat(extra).sorted_by_user(),
+        catalog=catalog,
         user_attributes={
-            k: v + ("",) * (len(user_map) - len(v)) for k, v in dataset.user_attributes.items()
+            k: (*v, *("",) * (len(users) - len(v))) for k, v in dataset.user_attributes.items()
         },
     )
     return merged, last_seq
+
+
+def _new_version(root: Path) -> str:
+    """A version name later than every existing one (microseconds, bumped past collisions)."""
+    now = time.time()
+    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+    existing = [p.name for p in list_snapshots(root)] if root.exists() else []
+    while existing and name <= existing[-1]:
+        base, micro = existing[-1][:-8], int(existing[-1][-7:-1])
+        name = f"{base}.{micro + 1:06d}Z"
+    return name
 
 
 def train_snapshot(
@@ -146,132 +178,57 @@ def train_snapshot(
     entries: Iterable[LogEntry],
     root: Path,
     config: TrainConfig | None = None,
-    log: Any = print,
+    log: Callable[[str], None] = print,
     models_dir: Path | None = None,
+    progress: bool = False,
 ) -> Path:
-    """Fit the serving models on the dataset plus the log; write a new snapshot under ``root``."""
+    """Train every configured component on the dataset plus the log; write a new snapshot."""
     config = config or TrainConfig()
+    components = config.build()
     t0 = time.perf_counter()
     data, last_seq = merge_log(dataset, entries)
     log(f"training on {data.summary()} (log up to seq {last_seq})")
-    interactions = data.interactions
-    timings: dict[str, float] = {}
-
-    def timed(name: str, fn: Any) -> Any:
-        t = time.perf_counter()
-        out = fn()
-        timings[name] = round(time.perf_counter() - t, 3)
-        log(f"  {name}: {timings[name]:.2f} s")
-        return out
-
-    als = timed("als", lambda: ALS(config.als).fit(interactions))
-    pop = timed("pop", lambda: Popularity().fit(interactions))
-    counts = timed("cooccurrence", lambda: cooccurrence_counts(interactions.to_csr()))
-
-    def make_index() -> VectorIndex:
-        kind = config.resolved_index_kind(len(als.item_factors))
-        index = build_index(kind, als.item_factors.shape[1], "ip", **config.index_params)
-        index.add(als.item_factors)
-        return index
-
-    index = timed("als_index", make_index)
-    version = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
     root.mkdir(parents=True, exist_ok=True)
+    version = _new_version(root)
     tmp = root / f".tmp-{version}"
-    text_meta = None
-    vectors = None
-    if config.text is not None:
-        # The exported encoder and an embedding cache live beside the snapshots, so every
-        # retrain reuses them and re-encodes only items whose text changed.
-        cache_dir = models_dir or root / MODELS_DIR
-        text_meta, vectors = timed(
-            "text", lambda: _embed(data, config.text, cache_dir, tmp / "text")
-        )
-    sasrec_meta = None
-    if config.sasrec is not None:
-        seq = SASRec(config.sasrec).set_item_vectors(vectors)
-        timed("sasrec", lambda: seq.fit(interactions))
-        seq.save(tmp / "models" / "sasrec")
-        timed("sasrec_onnx", lambda: seq.export_onnx(tmp / "sasrec", quantize=True))
-        sasrec_meta = {
-            "best_epoch": seq.best_epoch,
-            "valid_ndcg@10": max((c["ndcg@10"] for c in seq.curve), default=0.0),
-            "curve": seq.curve,
-            "text": vectors is not None and config.sasrec.text,
-        }
+    ctx = TrainContext(
+        data=data, models_dir=models_dir or root / MODELS_DIR, log=log, progress=progress
+    )
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
     data.save(tmp / "data")
-    als.save(tmp / "models" / "als")
-    pop.save(tmp / "models" / "pop")
-    sp.save_npz(tmp / "cooccurrence.npz", counts)
-    index.save(tmp / "als_index")
+    timings["data"] = round(time.perf_counter() - t, 3)
+    parts: dict[str, Any] = {}
+    for component in components:
+        t = time.perf_counter()
+        meta = component.train(ctx, tmp / component.name)
+        timings[component.name] = round(time.perf_counter() - t, 3)
+        log(f"  {component.name}: {timings[component.name]:.2f} s")
+        parts[component.name] = {"config": component.config_json(), "meta": meta}
     manifest = {
+        "format": FORMAT,
         "version": version,
         "dataset": dataset.name,
         "created_at": time.time(),
         "last_seq": last_seq,
         "n_users": data.n_users,
         "n_items": data.n_items,
-        "n_interactions": len(interactions),
+        "n_interactions": len(data.interactions),
         "train_seconds": round(time.perf_counter() - t0, 3),
         "timings": timings,
-        "config": {**asdict(replace(config, text=None)), "text": _text_config(config)},
-        "text": text_meta,
-        "sasrec": sasrec_meta,
+        "components": parts,
     }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
     final = root / version
     os.replace(tmp, final)
     log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
     return final
 
 
-def _text_config(config: TrainConfig) -> dict[str, Any] | None:
-    return None if config.text is None else config.text.model_dump()
-
-
-def _embed(
-    data: Dataset, text: TextConfig, cache_dir: Path, out: Path
-) -> tuple[dict[str, Any], NDArray[np.float32]]:
-    """Encode the catalog (cached by text) and ship the encoder inside the snapshot."""
-    from liverec.features.text import export_onnx
-
-    vectors, _ = catalog_vectors(data.catalog, text, cache_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "embeddings.npy", vectors)
-    meta: dict[str, Any] = {"runtime": text.runtime, "dim": int(vectors.shape[1])}
-    if text.runtime.startswith("onnx"):
-        onnx_file = export_onnx(cache_dir, quantize=text.runtime == "onnx-int8")
-        for f in (onnx_file, onnx_file.parent / "tokenizer.json"):
-            _link_or_copy(f, out / f.name)
-        meta["file"] = onnx_file.name
-    return meta, vectors
-
-
-def _link_or_copy(src: Path, dst: Path) -> None:
-    """Hard-link when possible (no extra space per snapshot), else copy."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _encoder_factory(directory: Path, manifest: dict[str, Any]) -> Callable[[], TextEncoder]:
-    """Opens the snapshot's own encoder the first time an item needs encoding."""
-    meta = manifest["text"]
-    text = TextConfig(**manifest["config"]["text"])
-    opened: list[TextEncoder] = []
-
-    def get() -> TextEncoder:
-        if not opened:
-            from liverec.features.text import load_encoder, open_onnx_encoder
-
-            if "file" in meta:
-                opened.append(open_onnx_encoder(directory / "text" / meta["file"], text))
-            else:
-                opened.append(load_encoder(text, directory.parent / MODELS_DIR))
-        return opened[0]
-
-    return get
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to a manifest")
 
 
 def list_snapshots(root: Path) -> list[Path]:
@@ -290,34 +247,36 @@ def latest_snapshot(root: Path) -> Path | None:
 
 
 def load_snapshot(directory: Path) -> Snapshot:
-    """Load every part of the snapshot in ``directory``.
+    """Open the snapshot in ``directory`` (its arrays memory-mapped).
 
     Raises
     ------
     LiverecError
-        If the folder is not a complete snapshot.
+        If the folder is not a complete snapshot of this format.
     """
     path = directory / MANIFEST
     if not path.exists():
         raise LiverecError(f"{directory} is not a snapshot (no {MANIFEST}); run: liverec train")
     manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT:
+        raise LiverecError(
+            f"{directory} was written by another version of liverec (format "
+            f"{manifest.get('format')}, expected {FORMAT}); run: liverec train"
+        )
+    components = {}
+    for name, part in manifest["components"].items():
+        cls = component_class(name)
+        components[name] = LoadedComponent(
+            cls(cls.config_from_json(part["config"])), directory / name, part["meta"]
+        )
     return Snapshot(
         version=manifest["version"],
         directory=directory,
         last_seq=int(manifest["last_seq"]),
         created_at=float(manifest["created_at"]),
         data=Dataset.load(directory / "data"),
-        itemcf=ItemCFConfig(**manifest["config"]["itemcf"]),
-        als=ALS.load(directory / "models" / "als"),
-        pop=Popularity.load(directory / "models" / "pop"),
-        cooccurrence=sp.load_npz(directory / "cooccurrence.npz").tocsr(),
-        als_index=load_index(directory / "als_index"),
+        components=components,
         manifest=manifest,
-        item_vectors=(
-            np.load(directory / "text" / "embeddings.npy") if manifest.get("text") else None
-        ),
-        encoder=_encoder_factory(directory, manifest) if manifest.get("text") else None,
-        sasrec=(SASRecConfig(**manifest["config"]["sasrec"]) if manifest.get("sasrec") else None),
     )
 
 
@@ -328,3 +287,6 @@ def prune_snapshots(root: Path, keep: int) -> list[Path]:
     for p in doomed:
         shutil.rmtree(p, ignore_errors=True)
     return doomed
+
+
+__all__ = ["Catalog", "Snapshot", "TrainConfig", "load_snapshot", "train_snapshot"]

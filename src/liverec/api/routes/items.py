@@ -23,7 +23,7 @@ ItemId = Annotated[str, Path(min_length=1, max_length=256)]
 async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
     """201 when the item is new, 200 when it replaced an existing one."""
     service = service_of(request)
-    existed = item_id in service.runtime.state.items
+    existed = item_id in service.runtime.state.catalog.ids
     item = body.to_item(item_id)
     service.upsert_item(item)
     return Response(

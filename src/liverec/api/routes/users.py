@@ -43,20 +43,10 @@ async def recommendations(
     fresh = "no-cache" in request.headers.get("cache-control", "")
     service = service_of(request)
     batcher = request.app.state.batcher
-    if batcher is not None and service.runtime.encodings is not None:
+    if batcher is not None and service.runtime.has_prepare:
         await batcher.ready(user_id)
     r = service.recommend(user_id, k, explain, _csv(exclude), _csv(genres), fresh)
-    body = {
-        "user_id": r.user_id,
-        "items": r.items,
-        "model_version": r.model_version,
-        "degraded": r.degraded,
-        "cold_start": r.cold_start,
-        "cached": r.cached,
-        "took_ms": r.took_ms,
-        "stage_ms": r.stage_ms,
-    }
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(orjson.dumps(r), media_type="application/json")
 
 
 @router.get(

@@ -1,0 +1,369 @@
+"""Turn raw input columns into typed ones: ids, timestamps, values, event types, item fields.
+
+Every converter has two paths with one meaning. The vectorised path works on a whole Arrow
+column and flags every row it cannot vouch for (a blank, a non-numeric string, a negative
+number, a type it does not expect); the scalar path then takes only those rows, one Python
+value at a time, and either converts them (an ISO-8601 string among epoch numbers, say) or
+rejects them with the line-level reason a person needs. Clean data never leaves the fast path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from liverec.core.types import EventType
+
+# Above this an epoch number cannot be seconds (year 5138); it is read as milliseconds.
+EPOCH_MS = 1e11
+_NUMERIC = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
+Column = Any  # a pyarrow Array, or a list of Python values
+Bools = NDArray[np.bool_]
+
+
+class RejectedError(Exception):
+    """Raised inside row conversion; the message becomes the RowError's reason."""
+
+
+def python_values(column: Column, rows: NDArray[np.int64]) -> list[object]:
+    """The Python values of ``rows`` of a column (Arrow array or list)."""
+    import pyarrow as pa
+
+    if isinstance(column, list):
+        return [column[i] for i in rows.tolist()]
+    values: list[object] = column.take(pa.array(rows)).to_pylist()
+    return values
+
+
+def _is_list(column: Column) -> bool:
+    return isinstance(column, list)
+
+
+def _type(column: Column) -> Any:
+    import pyarrow as pa
+
+    t = column.type
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _decoded(column: Column) -> Column:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(column.type):
+        return column.cast(column.type.value_type)
+    return column
+
+
+def _nulls(column: Column) -> Bools:
+    return np.asarray(column.is_null().to_numpy(zero_copy_only=False), bool)
+
+
+def _floats(column: Column) -> NDArray[np.float64]:
+    """A numeric Arrow column as float64 with NaN for nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    filled = pc.fill_null(column.cast(pa.float64()), float("nan"))
+    return np.asarray(filled.to_numpy(zero_copy_only=False), np.float64)
+
+
+def _numeric_strings(column: Column) -> tuple[NDArray[np.float64], Bools, Bools]:
+    """(parsed floats, is numeric, is blank) of a string column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.fill_null(pc.utf8_trim_whitespace(column), "")
+    blank = np.asarray(pc.equal(text, "").to_numpy(zero_copy_only=False), bool)
+    numeric = np.asarray(
+        pc.match_substring_regex(text, _NUMERIC).to_numpy(zero_copy_only=False), bool
+    )
+    out = np.full(len(column), np.nan)
+    if numeric.any():
+        rows = np.flatnonzero(numeric)
+        out[rows] = text.take(pa.array(rows)).cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return out, numeric, blank
+
+
+# --- scalar path ------------------------------------------------------------------------------
+def blank(value: object) -> bool:
+    """None, an empty/whitespace string or NaN (how pandas writes a blank)."""
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+def text(value: object, col: str) -> str | None:
+    """Stripped text of a scalar cell; None when blank.
+
+    Raises
+    ------
+    RejectedError
+        If the cell is not text or a number.
+    """
+    if blank(value):
+        return None
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        # 42.0 from a float column must match the id 42 written elsewhere as an integer.
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise RejectedError(f"{col} must be text or a number, found {type(value).__name__}")
+
+
+def required(value: object, col: str) -> str:
+    """Text of a cell that must be present.
+
+    Raises
+    ------
+    RejectedError
+        If it is blank or not text or a number.
+    """
+    out = text(value, col)
+    if out is None:
+        raise RejectedError(f"missing field {col!r}")
+    return out
+
+
+def number(value: object) -> float | None:
+    """A float from a number or numeric string, else None (booleans are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return float(value)
+    except (ValueError, OverflowError):
+        return None
+
+
+def shown(raw: object) -> str:
+    """A cell as it appears in an error message (quoted, at most 40 characters)."""
+    t = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    return repr(t if len(t) <= 40 else t[:37] + "...")
+
+
+def value_of(raw: object, col: str) -> float | None:
+    """A rating/value: None when blank.
+
+    Raises
+    ------
+    RejectedError
+        If it is unparsable, not finite or negative.
+    """
+    if blank(raw):
+        return None
+    v = number(raw)
+    if v is None:
+        raise RejectedError(f"unparsable {col} {shown(raw)}")
+    if not math.isfinite(v):
+        raise RejectedError(f"{col} {shown(raw)} is not a finite number")
+    if v < 0:
+        raise RejectedError(f"negative {col} {v:g}")
+    return v
+
+
+def timestamp_of(raw: object) -> float:
+    """Epoch seconds from epoch seconds/milliseconds, an ISO-8601 string or a date(time).
+
+    A time without an offset is read as UTC so the result does not depend on the machine.
+
+    Raises
+    ------
+    RejectedError
+        If it is none of those.
+    """
+    if isinstance(raw, date):
+        moment = raw if isinstance(raw, datetime) else datetime(raw.year, raw.month, raw.day)
+        return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
+    seconds = number(raw)
+    if seconds is not None and math.isfinite(seconds):
+        return seconds / 1000 if abs(seconds) > EPOCH_MS else seconds
+    if isinstance(raw, str) and seconds is None:
+        try:
+            moment = datetime.fromisoformat(raw.strip())
+            return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
+        except ValueError:
+            pass
+    raise RejectedError(f"unparsable timestamp {shown(raw)}")
+
+
+def year_of(raw: object) -> int | None:
+    """A year: None when blank.
+
+    Raises
+    ------
+    RejectedError
+        If it is not a whole number.
+    """
+    if blank(raw):
+        return None
+    v = number(raw)
+    if v is None or not math.isfinite(v) or not v.is_integer():
+        raise RejectedError(f"unparsable year {shown(raw)}")
+    return int(v)
+
+
+def genres_of(raw: object) -> tuple[str, ...]:
+    """Genres from a list, or a string split on the first of ``|``, ``,``, ``;`` present.
+
+    Raises
+    ------
+    RejectedError
+        If it is neither a list nor a string.
+    """
+    if blank(raw):
+        return ()
+    if isinstance(raw, list | tuple):
+        parts = [text(g, "genres") or "" for g in raw]
+    elif isinstance(raw, str):
+        sep = next((s for s in "|,;" if s in raw), None)
+        parts = raw.split(sep) if sep else [raw]
+    else:
+        raise RejectedError(f"genres must be a list or a string, found {type(raw).__name__}")
+    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+
+
+def attribute_of(value: object) -> str:
+    """A user attribute as text ('' when blank; JSON for anything but text and numbers)."""
+    if blank(value):
+        return ""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return text(value, "") or ""
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+# --- vectorised path --------------------------------------------------------------------------
+def ids(column: Column) -> tuple[Any, Bools]:
+    """(Arrow string ids, rows needing the scalar path) of an id column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    if _is_list(column):
+        return pa.nulls(n, pa.string()), np.ones(n, bool)
+    column = _decoded(column)
+    t = column.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        trimmed = pc.fill_null(pc.utf8_trim_whitespace(column), "").cast(pa.string())
+        return trimmed, np.asarray(pc.equal(trimmed, "").to_numpy(zero_copy_only=False), bool)
+    if pa.types.is_integer(t):
+        return pc.fill_null(column.cast(pa.string()), ""), _nulls(column)
+    if pa.types.is_floating(t):
+        f = _floats(column)
+        whole = np.isfinite(f) & (np.floor(f) == f) & (np.abs(f) < 2**53)
+        as_int = pa.array(np.where(whole, f, 0).astype(np.int64)).cast(pa.string())
+        return as_int, ~whole
+    return pa.nulls(n, pa.string()), np.ones(n, bool)
+
+
+def timestamps(column: Column) -> tuple[NDArray[np.float64], Bools]:
+    """(epoch seconds, rows needing the scalar path) of a timestamp column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    if _is_list(column):
+        return np.full(n, np.nan), np.ones(n, bool)
+    column = _decoded(column)
+    t = column.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        f = _floats(column)
+        return np.where(np.abs(f) > EPOCH_MS, f / 1000, f), ~np.isfinite(f)
+    if pa.types.is_timestamp(t) or pa.types.is_date(t):
+        seconds = pc.cast(column.cast(pa.timestamp("us", tz=getattr(t, "tz", None))), pa.int64())
+        f = _floats(seconds) / 1e6
+        return f, ~np.isfinite(f)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return np.full(n, np.nan), np.ones(n, bool)
+    out, numeric, empty = _numeric_strings(column)
+    out = np.where(np.abs(out) > EPOCH_MS, out / 1000, out)
+    suspect = ~numeric | ~np.isfinite(out)
+    rest = np.flatnonzero(suspect & ~empty)
+    if len(rest):
+        parsed = _iso(pc.utf8_trim_whitespace(column.take(pa.array(rest))))
+        if parsed is not None:
+            out[rest] = parsed
+            suspect[rest] = False
+    return out, suspect
+
+
+def _iso(strings: Any) -> NDArray[np.float64] | None:
+    """Epoch seconds of ISO-8601 strings (naive = UTC), or None if any one does not parse."""
+    import pyarrow as pa
+
+    for target in (pa.timestamp("us"), pa.timestamp("us", tz="UTC")):
+        try:
+            micros = strings.cast(target).cast(pa.int64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        return np.asarray(micros.to_numpy(zero_copy_only=False), np.float64) / 1e6
+    return None
+
+
+def values(column: Column) -> tuple[NDArray[np.float64], Bools]:
+    """(values with NaN for none, rows needing the scalar path) of a rating/value column."""
+    import pyarrow as pa
+
+    n = len(column)
+    if _is_list(column):
+        return np.full(n, np.nan), np.ones(n, bool)
+    column = _decoded(column)
+    t = column.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        f = _floats(column)
+        nulls = _nulls(column)
+        return f, (~np.isfinite(f) & ~nulls) | (f < 0)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        f, numeric, empty = _numeric_strings(column)
+        return f, (~numeric & ~empty) | (numeric & (~np.isfinite(f) | (f < 0)))
+    if pa.types.is_null(t):
+        return np.full(n, np.nan), np.zeros(n, bool)
+    return np.full(n, np.nan), np.ones(n, bool)
+
+
+def event_types(column: Column) -> tuple[NDArray[np.int8], Bools]:
+    """(EventType codes, -1 where none is given; rows needing the scalar path)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    column = column if _is_list(column) else _decoded(column)
+    if _is_list(column) or not (pa.types.is_string(column.type) or pa.types.is_null(column.type)):
+        return np.full(n, -1, np.int8), np.ones(n, bool)
+    if pa.types.is_null(column.type):
+        return np.full(n, -1, np.int8), np.zeros(n, bool)
+    names = pc.utf8_lower(pc.fill_null(pc.utf8_trim_whitespace(column), ""))
+    encoded = names.dictionary_encode()
+    known = {t.label: int(t) for t in EventType} | {"": -1}
+    lookup = np.array([known.get(v, -2) for v in encoded.dictionary.to_pylist()], np.int8)
+    codes = lookup[np.asarray(encoded.indices.to_numpy(zero_copy_only=False), np.int64)]
+    return np.where(codes == -2, -1, codes).astype(np.int8), codes == -2
+
+
+def scalar_rows(
+    rows: NDArray[np.int64],
+    columns: dict[str, Column],
+    convert: Callable[[dict[str, object]], Any],
+) -> tuple[list[tuple[int, Any]], list[tuple[int, str]]]:
+    """Run ``convert`` on each of ``rows`` as a dict of Python values.
+
+    Returns the converted rows and the rejected ones (row position, reason).
+    """
+    plain = {name: python_values(col, rows) for name, col in columns.items()}
+    done: list[tuple[int, Any]] = []
+    failed: list[tuple[int, str]] = []
+    for k, row in enumerate(rows.tolist()):
+        cells = {name: vals[k] for name, vals in plain.items()}
+        try:
+            done.append((row, convert(cells)))
+        except RejectedError as e:
+            failed.append((row, str(e)))
+    return done, failed

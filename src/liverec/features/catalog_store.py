@@ -1,0 +1,125 @@
+"""The live catalog: the snapshot's items (memory-mapped columns) plus the upserts since.
+
+Only items changed or added since the snapshot exist as Python objects; every other item is
+read from the columns when a request shows it. Genres are small integer codes, so filters and
+the diversity re-ranker work on arrays.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from liverec.data.catalog import Catalog, Item
+from liverec.data.idmap import GrowingIdMap, IdMap
+
+IntArray = NDArray[np.int64]
+
+
+class CatalogView(Protocol):
+    """What readers may ask of the catalog."""
+
+    ids: GrowingIdMap
+    version: int
+
+    def __len__(self) -> int: ...
+
+    def item(self, i: int) -> Item:
+        """The item at internal index ``i``."""
+
+    def items(self, idx: Sequence[int] | IntArray) -> list[Item]:
+        """The items at ``idx``, in order."""
+
+    def genre_matrix(self, idx: IntArray) -> NDArray[np.float32]:
+        """(len(idx), genres) binary membership of the items' genres."""
+
+    def in_genres(self, idx: IntArray, names: Sequence[str]) -> NDArray[np.bool_]:
+        """Which of the items have at least one of ``names`` (case-insensitive)."""
+
+    def added(self) -> IntArray:
+        """Items added since the snapshot, oldest first."""
+
+
+class LiveCatalog:
+    """Items by internal index; ``upsert`` (called by the state's ``apply``) is the writer."""
+
+    def __init__(self, base: Catalog, ids: IdMap) -> None:
+        self.ids = GrowingIdMap(ids)
+        self.base = base
+        self.n_base = len(base)
+        self.version = 0
+        self._changed: dict[int, Item] = {}
+        self._added: list[Item] = []
+        self._names: dict[str, int] = {}
+        for name in base.genre_names:
+            self._names.setdefault(name.lower(), len(self._names))
+        indptr, codes = base.genre_codes
+        lower = np.array([self._names[n.lower()] for n in base.genre_names], np.int32)
+        self._base_indptr = indptr
+        self._base_codes = lower[codes] if len(codes) else codes
+        self._codes: dict[int, NDArray[np.int32]] = {}  # genre codes of changed/added items
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.n_base + len(self._added)
+
+    def upsert(self, item: Item) -> tuple[int, bool]:
+        """Add or replace ``item``; returns its index and whether it is new."""
+        with self._lock:
+            known = self.ids.get(item.item_id)
+            new = known is None
+            idx = self.ids.add(item.item_id) if known is None else known
+            if new:
+                self._added.append(item)
+            elif idx < self.n_base:
+                self._changed[idx] = item
+            else:
+                self._added[idx - self.n_base] = item
+            self._codes[idx] = np.array(
+                [self._names.setdefault(g.lower(), len(self._names)) for g in item.genres], np.int32
+            )
+            self.version += 1
+            return idx, new
+
+    def item(self, i: int) -> Item:
+        """The item at internal index ``i``."""
+        if i >= self.n_base:
+            return self._added[i - self.n_base]
+        changed = self._changed.get(i)
+        return changed if changed is not None else self.base[i]
+
+    def items(self, idx: Sequence[int] | IntArray) -> list[Item]:
+        """The items at ``idx``, in order (one column gather for the snapshot's items)."""
+        positions = [int(i) for i in idx]
+        plain = [i for i in positions if i < self.n_base and i not in self._changed]
+        fetched = dict(zip(plain, self.base.take(plain), strict=True)) if plain else {}
+        return [fetched[i] if i in fetched else self.item(i) for i in positions]
+
+    def _genre_codes(self, i: int) -> NDArray[np.int32]:
+        codes = self._codes.get(i)
+        if codes is not None:
+            return codes
+        return self._base_codes[self._base_indptr[i] : self._base_indptr[i + 1]]
+
+    def genre_matrix(self, idx: IntArray) -> NDArray[np.float32]:
+        """(len(idx), genres) binary membership."""
+        out = np.zeros((len(idx), len(self._names)), np.float32)
+        for row, i in enumerate(np.asarray(idx).tolist()):
+            out[row, self._genre_codes(i)] = 1.0
+        return out
+
+    def in_genres(self, idx: IntArray, names: Sequence[str]) -> NDArray[np.bool_]:
+        """Which of the items have at least one of ``names`` (unknown names match nothing)."""
+        wanted = [self._names[n.lower()] for n in names if n.lower() in self._names]
+        if not wanted:
+            return np.zeros(len(idx), bool)
+        m = self.genre_matrix(np.asarray(idx, np.int64))
+        return np.asarray(m[:, wanted].sum(axis=1) > 0)
+
+    def added(self) -> IntArray:
+        """Items added since the snapshot, oldest first."""
+        return np.arange(self.n_base, len(self), dtype=np.int64)

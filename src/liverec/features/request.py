@@ -1,0 +1,126 @@
+"""What one recommendation request looks like to the stages that answer it.
+
+A ``Context`` is built once per request: the user, their recent history, the items they may
+not be shown (sorted, so membership is a binary search) and the genre filter. Channels return
+``Retrieved`` candidates, best first, with their own way of explaining each pick; ranking
+features score candidates. Nothing here is ever as long as the catalog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from liverec.features.catalog_store import CatalogView
+from liverec.features.histories import EMPTY_HISTORY, UserHistory
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float32]
+EMPTY_ITEMS = np.zeros(0, np.int64)
+EMPTY_SCORES = np.zeros(0, np.float32)
+Reasons = Callable[[IntArray], Sequence[str | None]]
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything the stages of one request may read."""
+
+    uidx: int | None
+    history: UserHistory = EMPTY_HISTORY
+    seen: IntArray = field(default_factory=lambda: EMPTY_ITEMS)  # sorted, distinct
+    blocked: IntArray = field(default_factory=lambda: EMPTY_ITEMS)  # sorted: seen + excluded
+    genres: tuple[str, ...] = ()  # keep only items with one of these (empty: no filter)
+    live: bool = False  # the user acted since the snapshot: trained user vectors are stale
+    catalog: CatalogView | None = field(default=None, repr=False)
+
+    def allowed(self, items: IntArray) -> NDArray[np.bool_]:
+        """Which candidates may be shown: not blocked, and in the genre filter if there is one."""
+        items = np.asarray(items, np.int64)
+        ok = np.ones(len(items), bool)
+        if len(self.blocked) and len(items):
+            pos = np.minimum(np.searchsorted(self.blocked, items), len(self.blocked) - 1)
+            ok &= self.blocked[pos] != items
+        if self.genres and self.catalog is not None and ok.any():
+            rows = np.flatnonzero(ok)
+            ok[rows] = self.catalog.in_genres(items[rows], self.genres)
+        return ok
+
+    @property
+    def fetch_extra(self) -> int:
+        """How many more candidates to ask an index for so that enough survive ``allowed``."""
+        extra = min(len(self.blocked), 1000)
+        return extra * 4 if self.genres else extra
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """A channel's candidates, best first, with the channel's own scores and reasons."""
+
+    items: IntArray
+    scores: FloatArray
+    reasons: Reasons | None = None  # the channel's reason for each of some of its items
+
+    def __post_init__(self) -> None:
+        if len(self.items) != len(self.scores):
+            raise ValueError(f"{len(self.items)} candidates but {len(self.scores)} scores")
+
+    @staticmethod
+    def empty() -> Retrieved:
+        """No candidates (e.g. no history to work from)."""
+        return Retrieved(EMPTY_ITEMS, EMPTY_SCORES)
+
+    def best(self, ctx: Context, n: int) -> Retrieved:
+        """The first ``n`` allowed candidates."""
+        keep = np.flatnonzero(ctx.allowed(self.items))[:n]
+        return Retrieved(self.items[keep], self.scores[keep], self.reasons)
+
+
+def top_candidates(
+    items: IntArray, scores: NDArray[np.floating], ctx: Context, n: int, positive: bool = True
+) -> Retrieved:
+    """The ``n`` best allowed of scored candidates (only positive scores if ``positive``)."""
+    items = np.asarray(items, np.int64)
+    s = np.asarray(scores, np.float32)
+    ok = ctx.allowed(items)
+    if positive:
+        ok &= s > 0
+    items, s = items[ok], s[ok]
+    if len(items) > n:
+        part = np.argpartition(-s, n - 1)[:n]
+        items, s = items[part], s[part]
+    order = np.lexsort((items, -s))
+    return Retrieved(items[order], s[order])
+
+
+class Channel(Protocol):
+    """One retrieval source; ``retrieve`` may raise, the pipeline then skips it."""
+
+    name: str
+
+    def retrieve(self, ctx: Context, n: int) -> Retrieved:
+        """Up to ``n`` allowed candidates, best first."""
+
+
+class RankingFeature(Protocol):
+    """A per-candidate score the ranking stage may add to the fused one."""
+
+    name: str
+
+    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
+        """One value per item (None when it cannot say anything for this request)."""
+
+
+class SimilarSource(Protocol):
+    """Items like a given one, from one kind of evidence."""
+
+    name: str
+
+    def similar(self, item: int, n: int) -> Retrieved:
+        """Up to ``n`` items most like ``item`` (itself excluded), best first."""
+
+    def knows(self, items: IntArray) -> NDArray[np.bool_]:
+        """Which items this evidence exists for (an item with no events has no co-occurrence)."""

@@ -1,0 +1,286 @@
+"""Item neighbour lists at any scale: blockwise co-occurrence with capped, time-decayed histories.
+
+A full ``X.T @ X`` grows with the square of the heaviest users' histories (1e9 non-zeros at
+10M events). Here each user counts only their ``history_cap`` most recent distinct items, and
+a user's pair of items weighs ``w(i) * w(j)`` with ``w(i) = 2 ** (-age_i / (2 * half_life))``
+(so a pair's weight halves when the mean age of its two events grows by one half-life; 1 with
+no decay, the textbook count of common users). Item rows are computed in blocks whose work,
+``sum over the block's users of their capped history length``, stays under a budget, and only
+the top ``k`` neighbours of each row are kept, by
+
+    sim(j, i) = c(j, i) / (n(j) ** alpha * n(i) ** (1 - alpha) + shrink),
+
+with ``c`` the pair weight and ``n(i) = sum_u w_u(i) ** 2`` (the count of users, undecayed).
+The lists keep the raw pair weights, so the live service can re-score them with its current
+counts and add the pairs its events created since.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from liverec.data.interactions import Interactions
+
+DAY = 86_400.0
+BLOCK_WORK = 40_000_000  # pair products per block: ~0.5 GB of temporaries at most
+
+
+@dataclass(frozen=True)
+class NeighbourConfig:
+    """How neighbour lists are built (``history_cap`` most recent distinct items per user)."""
+
+    k: int = 200
+    alpha: float = 0.4
+    shrink: float = 10.0
+    history_cap: int = 200
+    half_life_days: float = 0.0  # 0: no time decay
+    workers: int = 0  # processes for the blocks; 0: one per core
+
+
+@dataclass(frozen=True)
+class NeighbourLists:
+    """Top-k neighbours of every item: CSR rows of neighbour ids and pair weights ``c``."""
+
+    indptr: NDArray[np.int64]  # (n_items + 1,)
+    neighbours: NDArray[np.int32]  # (nnz,)
+    weights: NDArray[np.float32]  # (nnz,) pair weight c(row, neighbour)
+    item_weight: NDArray[np.float64]  # (n_items,) n(i)
+    ref_time: float  # the time decay is relative to this (latest training event)
+    config: NeighbourConfig
+
+    @property
+    def n_items(self) -> int:
+        """Items with a row."""
+        return len(self.indptr) - 1
+
+    def similarity(self, alpha: float | None = None, shrink: float | None = None) -> sp.csr_matrix:
+        """The lists as an items x items similarity matrix (offline scoring)."""
+        a = self.config.alpha if alpha is None else alpha
+        s = self.config.shrink if shrink is None else shrink
+        rows = np.repeat(np.arange(self.n_items), np.diff(self.indptr))
+        sims = pair_similarity(self.weights, self.item_weight, rows, self.neighbours, a, s)
+        return sp.csr_matrix(
+            (sims.astype(np.float32), self.neighbours, self.indptr),
+            shape=(self.n_items, self.n_items),
+        )
+
+    def decay_weight(self, ts: NDArray[np.float64] | float) -> NDArray[np.float64]:
+        """``w`` of events at ``ts`` relative to ``ref_time`` (1 without decay)."""
+        hl = self.config.half_life_days
+        t = np.asarray(ts, np.float64)
+        if hl <= 0:
+            return np.ones_like(t)
+        w: NDArray[np.float64] = np.exp2(-(self.ref_time - t) / (2.0 * hl * DAY))
+        return w
+
+    def save(self, directory: Path) -> None:
+        """Write the arrays (``.npy``, memory-mappable) and the config."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for name in ("indptr", "neighbours", "weights", "item_weight"):
+            np.save(directory / f"{name}.npy", getattr(self, name))
+        meta = {"ref_time": self.ref_time, "config": asdict(self.config)}
+        (directory / "neighbours.json").write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> NeighbourLists:
+        """Memory-map lists written by ``save``."""
+        meta = json.loads((directory / "neighbours.json").read_text())
+        arrays = {
+            name: np.load(directory / f"{name}.npy", mmap_mode="r")
+            for name in ("indptr", "neighbours", "weights", "item_weight")
+        }
+        return cls(**arrays, ref_time=meta["ref_time"], config=NeighbourConfig(**meta["config"]))
+
+
+def pair_similarity(
+    weights: NDArray[np.floating[Any]],
+    item_weight: NDArray[np.floating[Any]],
+    rows: NDArray[np.integer[Any]],
+    cols: NDArray[np.integer[Any]],
+    alpha: float,
+    shrink: float,
+) -> NDArray[np.float64]:
+    """``c / (n_row ** alpha * n_col ** (1 - alpha) + shrink)``, 0 where the denominator is 0."""
+    n = np.asarray(item_weight, np.float64)
+    denom = np.power(n[rows], alpha) * np.power(n[cols], 1.0 - alpha) + shrink
+    c = np.asarray(weights, np.float64)
+    sims: NDArray[np.float64] = np.divide(c, denom, out=np.zeros_like(c), where=denom > 0)
+    return sims
+
+
+def capped_matrix(
+    data: Interactions, cap: int, half_life_days: float, ref_time: float
+) -> sp.csr_matrix:
+    """Users x items: each user's ``cap`` most recent distinct items, weighted ``w(age)``.
+
+    A repeated item counts once, at its latest time.
+    """
+    sorted_data = data.sorted_by_user()
+    u = np.asarray(sorted_data.uidx, np.int64)
+    i = np.asarray(sorted_data.iidx, np.int64)
+    ts = np.asarray(sorted_data.ts, np.float64)
+    key = u * data.n_items + i
+    # latest occurrence of each (user, item): first in reversed order
+    _, first_rev = np.unique(key[::-1], return_index=True)
+    latest = np.sort(len(key) - 1 - first_rev)  # back in (user, time) order
+    lu = u[latest]
+    counts = np.bincount(lu, minlength=data.n_users)
+    ends = np.cumsum(counts)
+    from_end = ends[lu] - 1 - np.arange(len(latest))  # 0 for each user's newest item
+    keep = latest[from_end < cap]
+    w = np.ones(len(keep), np.float32)
+    if half_life_days > 0:
+        w = np.exp2(-(ref_time - ts[keep]) / (2.0 * half_life_days * DAY)).astype(np.float32)
+    return sp.csr_matrix(
+        (w, (u[keep], i[keep])), shape=(data.n_users, data.n_items), dtype=np.float32
+    )
+
+
+def topk_per_row(
+    indptr: NDArray[np.int64], values: NDArray[np.float64], k: int
+) -> NDArray[np.bool_]:
+    """Mask of the ``k`` largest entries of each CSR row (ties broken by position).
+
+    Rows are grouped by length (powers of two) and each group partitioned as one padded
+    matrix, so the cost is linear in the entries rather than a sort of all of them.
+    """
+    lengths = np.diff(indptr)
+    keep = np.zeros(len(values), bool)
+    short = lengths <= k
+    keep[np.repeat(short, lengths)] = True
+    long_rows = np.flatnonzero(~short)
+    if not len(long_rows):
+        return keep
+    bucket = np.ceil(np.log2(lengths[long_rows])).astype(np.int64)
+    for b in np.unique(bucket).tolist():
+        rows = long_rows[bucket == b]
+        width = 1 << b
+        lens = lengths[rows]
+        pos = np.repeat(indptr[rows], lens) + ranges(lens)  # entries of these rows
+        grid = np.full((len(rows), width), -np.inf)
+        col = ranges(lens)
+        row = np.repeat(np.arange(len(rows)), lens)
+        grid[row, col] = values[pos]
+        # negated so the k largest are the k smallest; argpartition gives their columns
+        best = np.argpartition(-grid, k - 1, axis=1)[:, :k]
+        chosen = (indptr[rows][:, None] + best).ravel()
+        keep[chosen[(best < lens[:, None]).ravel()]] = True
+    return keep
+
+
+def ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
+    """0..len-1 for every length, concatenated."""
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(total, dtype=np.int64) - starts
+
+
+def _blocks(work: NDArray[np.float64], budget: float) -> Iterator[tuple[int, int]]:
+    """Consecutive row ranges whose summed work stays under ``budget`` (one row at least)."""
+    ends = np.cumsum(work)
+    lo = 0
+    n = len(work)
+    while lo < n:
+        base = ends[lo - 1] if lo else 0.0
+        hi = int(np.searchsorted(ends, base + budget, side="right"))
+        hi = max(hi, lo + 1)
+        yield lo, min(hi, n)
+        lo = hi
+
+
+@dataclass(frozen=True)
+class _BlockJob:
+    """What every block needs (shared with worker processes by fork)."""
+
+    xt: sp.csr_matrix  # items x users
+    x: sp.csr_matrix  # users x items
+    item_weight: NDArray[np.float64]
+    config: NeighbourConfig
+
+
+_JOB: _BlockJob | None = None
+
+
+def _block(
+    bounds: tuple[int, int],
+) -> tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
+    """Top-k neighbours of item rows ``lo:hi``: (lo, row lengths, neighbours, pair weights)."""
+    assert _JOB is not None  # set before the pool forks, or in-process
+    job = _JOB
+    lo, hi = bounds
+    c = (job.xt[lo:hi] @ job.x).tocsr()  # (block, n_items) pair weights
+    c.sort_indices()
+    rows = np.repeat(np.arange(lo, hi), np.diff(c.indptr))
+    cols = c.indices.astype(np.int64)
+    off_diagonal = cols != rows
+    cfg = job.config
+    sims = pair_similarity(c.data, job.item_weight, rows, cols, cfg.alpha, cfg.shrink)
+    sims[~off_diagonal] = -np.inf
+    keep = topk_per_row(c.indptr.astype(np.int64), sims, cfg.k) & off_diagonal & (sims > 0)
+    lengths = np.bincount(rows[keep] - lo, minlength=hi - lo).astype(np.int64)
+    return lo, lengths, c.indices[keep].astype(np.int32), c.data[keep].astype(np.float32)
+
+
+def compute_neighbours(
+    data: Interactions,
+    config: NeighbourConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> NeighbourLists:
+    """Neighbour lists of every item of ``data`` (see the module docstring)."""
+    global _JOB
+    config = config or NeighbourConfig()
+    ref_time = float(np.max(data.ts)) if len(data) else 0.0
+    x = capped_matrix(data, config.history_cap, config.half_life_days, ref_time)
+    item_weight = np.asarray(x.multiply(x).sum(axis=0), np.float64).ravel()
+    xt = x.T.tocsr()
+    # work of item i: the capped history lengths of its users (products its row will sum)
+    user_len = np.diff(x.indptr).astype(np.float64)
+    work = sp.csr_matrix((np.ones(xt.nnz), xt.indices, xt.indptr), shape=xt.shape) @ user_len
+    bounds = list(_blocks(np.asarray(work, np.float64), BLOCK_WORK))
+    _JOB = _BlockJob(xt, x, item_weight, config)
+    n_items = data.n_items
+    lengths = np.zeros(n_items, np.int64)
+    parts: dict[int, tuple[NDArray[np.int32], NDArray[np.float32]]] = {}
+    try:
+        for done, (lo, lens, nbrs, wts) in enumerate(_run(bounds, config.workers), 1):
+            lengths[lo : lo + len(lens)] = lens
+            parts[lo] = (nbrs, wts)
+            if progress is not None:
+                progress(done, len(bounds))
+    finally:
+        _JOB = None
+    indptr = np.zeros(n_items + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    order = sorted(parts)
+    empty_i, empty_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
+    return NeighbourLists(
+        indptr=indptr,
+        neighbours=np.concatenate([parts[lo][0] for lo in order]) if order else empty_i,
+        weights=np.concatenate([parts[lo][1] for lo in order]) if order else empty_w,
+        item_weight=item_weight,
+        ref_time=ref_time,
+        config=config,
+    )
+
+
+def _run(
+    bounds: list[tuple[int, int]], workers: int
+) -> Iterator[tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]]:
+    """Blocks in this process, or over a fork-based pool (the matrices are shared, not copied)."""
+    n = workers or len(os.sched_getaffinity(0))
+    if n <= 1 or len(bounds) <= 1:
+        yield from map(_block, bounds)
+        return
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(n) as pool:
+        yield from pool.imap_unordered(_block, bounds, chunksize=1)
