@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
+# OpenBLAS reads its thread count once, when numpy first loads it, so this must run before
+# anything below imports numpy. implicit, faiss and onnxruntime bring their own threads; a
+# second pool in BLAS only oversubscribes 2 cores (a small mat-vec took 18 ms instead of 1).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -302,7 +308,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = load_dataset(settings.dataset, settings.home)
     with open_event_log(settings.event_log_url) as event_log:
         entries = _all_entries(event_log)
-    config = _train_config(args.models, args.param)
+    config = _train_config(args.models, args.param, args.skip)
     path = train_snapshot(
         dataset,
         entries,
@@ -317,9 +323,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_config(models: str, params: Sequence[str] = ()) -> Any:
-    """The snapshot config: every default component, the optional ones ``models`` names
-    (``none``: no optional one), and ``--param COMPONENT.KEY=VALUE`` overrides."""
+def _train_config(models: str, params: Sequence[str] = (), skip: Sequence[str] = ()) -> Any:
+    """The snapshot config: every default component but ``skip``, the optional ones
+    ``models`` names (``none``: no optional one), and ``--param COMPONENT.KEY=VALUE``."""
     from liverec.models.registry import COMPONENTS
     from liverec.serving.snapshot import TrainConfig
 
@@ -331,7 +337,12 @@ def _train_config(models: str, params: Sequence[str] = ()) -> Any:
             f"--models: cannot train {', '.join(unknown)}; expected some of {', '.join(optional)}"
             f" or none (always trained: {', '.join(n for n in COMPONENTS if n not in optional)})"
         )
-    return TrainConfig(params=_parse_params(params)).with_optional(names)
+    for name in skip:
+        if name not in COMPONENTS or COMPONENTS[name].optional or COMPONENTS[name].required:
+            can = ", ".join(n for n, c in COMPONENTS.items() if not (c.optional or c.required))
+            raise LiverecError(f"--skip {name}: expected one of {can}")
+    kept = tuple(n for n in COMPONENTS if n not in optional and n not in skip)
+    return TrainConfig(components=kept, params=_parse_params(params)).with_optional(names)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -377,9 +388,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from liverec.bench.serve import ServeBench
     from liverec.data import movielens
 
+    docs = None if args.no_docs else args.docs
+    if args.bench == "scale":
+        from liverec.bench.scale import ScaleBench
+
+        sb = ScaleBench(
+            size=args.size,
+            seconds=args.seconds,
+            text=not args.no_text,
+            sasrec_minutes=args.sasrec_minutes,
+            keep=args.keep,
+        )
+        commands.bench_scale(sb, args.workdir, args.out, docs)
+        return 0
     home = _settings().home
     movielens.fetch(home)
-    docs = None if args.no_docs else args.docs
     if args.bench == "serve":
         bench = ServeBench(seconds=args.seconds, connections=args.connections, workers=args.workers)
         commands.bench_serve(home, bench, args.out, docs)
@@ -525,6 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
         "als, text, new): sasrec or none",
     )
     tr.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="COMPONENT",
+        help="leave out a default component, e.g. --skip text (repeatable)",
+    )
+    tr.add_argument(
         "--param",
         action="append",
         default=[],
@@ -560,14 +590,23 @@ def build_parser() -> argparse.ArgumentParser:
         ("content", "recommendations with the content channel on vs off, same run"),
         ("encoder", "text encoder runtimes: latency, throughput, cosine vs torch, size, load"),
         ("sasrec", "the transformer: fp32 vs int8 accuracy/size/latency; served variants"),
+        ("scale", "synth -> import -> train -> serve -> load at size S, M or L (100M events)"),
     ]:
         b = bsub.add_parser(name, help=helptext)
         b.add_argument("--out", type=Path, default=Path("out/bench"), help="JSON results folder")
         b.add_argument("--docs", type=Path, default=Path("docs/benchmarks.md"))
         b.add_argument("--no-docs", action="store_true", help="do not update --docs")
         b.set_defaults(func=cmd_bench)
-        if name in ("serve", "ablation", "content", "sasrec"):
+        if name in ("serve", "ablation", "content", "sasrec", "scale"):
             b.add_argument("--seconds", type=float, default=8.0, help="per load scenario")
+        if name == "scale":
+            b.add_argument("--size", default="S", choices=["S", "M", "L"], help="dataset preset")
+            b.add_argument("--workdir", type=Path, default=Path("out/scale"), help="scratch folder")
+            b.add_argument("--no-text", action="store_true", help="leave the text component out")
+            b.add_argument(
+                "--sasrec-minutes", type=float, default=0.0, help="train the transformer (budget)"
+            )
+            b.add_argument("--keep", action="store_true", help="keep the datasets and snapshots")
         if name == "serve":
             b.add_argument("--connections", type=int, default=32)
             b.add_argument("--workers", type=int, default=1)
@@ -590,8 +629,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``liverec`` console script."""
-    # implicit and numpy each parallelise; one BLAS thread avoids oversubscribing 2 cores.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

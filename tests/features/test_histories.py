@@ -54,4 +54,4 @@ def test_users_without_new_events_cost_no_object() -> None:
         h.history(u, 10)
         h.seen(u)
     h.append(1, 4, 99.0, 0)
-    assert set(h._head) == {1}  # only the user with a new event has an entry
+    assert set(h._positions) == {1}  # only the user with a new event has an entry

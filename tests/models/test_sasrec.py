@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from liverec.data.dataset import Dataset
 from liverec.data.interactions import Histories, Interactions
 from liverec.models.sasrec import SASRec, SASRecConfig, build_net, gap_bucket, gap_buckets
 from liverec.models.sasrec_onnx import SequenceEncoder
-from liverec.models.sasrec_train import _sampled_softmax, holdout_last, make_chunks
+from liverec.models.sasrec_train import _sampled_softmax, holdout_last, make_chunks, train
 
 TINY = SASRecConfig(
     dim=16,
@@ -54,13 +55,33 @@ def test_chunks_cover_every_target_once_with_full_windows() -> None:
     seq = list(range(20))
     h = Histories.from_lists([seq], 20, [list(range(20))])
     cfg = SASRecConfig(max_len=4, chunk=8)  # chunk is raised to max_len + 50 = 54 ...
-    x, _, y = make_chunks(h, cfg)
-    assert x.shape == (1, 54)  # ... so one chunk holds all 19 inputs
-    assert y[0][:19].tolist() == seq[1:]
+    chunks = make_chunks(h, cfg)
+    assert chunks.lengths().tolist() == [19]  # ... so one chunk holds all 19 inputs
+    assert chunks.y.tolist() == seq[1:] and chunks.x.tolist() == seq[:-1]
     long = Histories.from_lists([list(range(120))], 120, [list(range(120))])
-    x, _, y = make_chunks(long, SASRecConfig(max_len=10, chunk=60))
-    trained = np.sort(y[y >= 0])
+    chunks = make_chunks(long, SASRecConfig(max_len=10, chunk=60))
+    assert len(chunks) == 3
+    trained = np.sort(chunks.y[chunks.y >= 0])
     assert trained.tolist() == list(range(1, 120))  # each next item trained exactly once
+    x, _, y = chunks.padded(np.arange(3), pad=120)
+    assert x.shape == (3, 60)
+    assert (y[:2, :10] == -100).all() and (y[2, :10] >= 0).all()  # later overlaps: context
+
+
+def test_a_train_window_keeps_only_each_users_recent_events() -> None:
+    h = Histories.from_lists([list(range(30)), [5, 6]], 30, [list(range(30)), [0, 1]])
+    chunks = make_chunks(h, SASRecConfig(max_len=4, train_window=10))
+    assert chunks.lengths().tolist() == [9, 1]
+    assert chunks.y.tolist() == [*range(21, 30), 6]
+
+
+def test_training_stops_when_its_time_budget_is_spent() -> None:
+    seqs = [list(np.random.default_rng(u).integers(0, 40, 30)) for u in range(60)]
+    h = Histories.from_lists(seqs, 40, [list(range(30))] * 60)
+    cfg = replace(TINY, max_epochs=500, eval_every=1, patience=1000, time_budget_s=1e-9)
+    net = build_net(cfg, n_items=40, text_dim=None)
+    result = train(net, h, cfg)
+    assert result.stopped.startswith("time budget") and len(result.curve) == 1
 
 
 @pytest.fixture(scope="module")

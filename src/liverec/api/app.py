@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
+from threadpoolctl import threadpool_limits
 
 from liverec import __version__
 from liverec.api import errors
@@ -89,6 +90,9 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The request path's small products must not wait on a BLAS thread pool (the CLI
+        # also sets OPENBLAS_NUM_THREADS before numpy loads; this covers library use).
+        threadpool_limits(1, user_api="blas")
         svc = service if service is not None else await run_in_threadpool(open_service, settings)
         app.state.service = svc
         app.state.batcher = MicroBatcher(svc.prepare) if svc.config.micro_batch else None

@@ -49,6 +49,14 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily(
             "liverec_model_swaps", "hot swaps to a new snapshot", value=svc.swaps
         )
+        yield CounterMetricFamily(
+            "liverec_answers", "recommendation lists computed (cache misses)", value=svc.answers
+        )
+        yield CounterMetricFamily(
+            "liverec_degraded_answers",
+            "lists computed with a stage skipped (failed, over budget or breaker open)",
+            value=svc.degraded_answers,
+        )
         info = InfoMetricFamily("liverec_model", "model snapshot being served")
         info.add_metric([], {"version": svc.version})
         yield info

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from liverec.bench import ablation, encoder, freshness, naive, sasrec, serve
+from liverec.bench import ablation, encoder, freshness, naive, sasrec, scale, serve
 from liverec.bench.report import machine, table, update_section, write_json
 from liverec.features.text import RUNTIMES
 
@@ -227,3 +227,25 @@ def bench_sasrec(
         print(text)
         title = "Transformer in the live pipeline (five servers, alternating, same run)"
         _write("sasrec-serve", doc, _header(title) + "\n" + text + "\n", out, docs)
+
+
+def bench_scale(bench: scale.ScaleBench, workdir: Path, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench scale`` for one size, then redraw the cost plot of every size
+    measured so far (from their JSON files under ``out``)."""
+    import json
+
+    _before_run()
+    doc = scale.run_scale(bench, workdir, log=lambda s: print(s, file=sys.stderr, flush=True))
+    doc["machine"] = _MACHINE or machine()
+    text = scale.scale_tables(doc)
+    print(text)
+    body = _header(f"Scale: size {bench.size.upper()}") + "\n" + text + "\n"
+    _write(f"scale-{bench.size.upper()}", doc, body, out, docs)
+    measured = [
+        json.loads((out / f"scale-{s}.json").read_text())
+        for s in scale.SIZES
+        if (out / f"scale-{s}.json").exists()
+    ]
+    if docs is not None and len(measured) > 1:
+        plot = scale.plot_scale(measured, docs.parent / "scale.png")
+        print(f"wrote {plot}", file=sys.stderr)

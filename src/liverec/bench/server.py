@@ -50,7 +50,12 @@ class Server:
     """One ``liverec serve`` process; ``env`` overrides settings (``LIVEREC_*``)."""
 
     def __init__(
-        self, home: Path, event_log: str, workers: int = 1, env: dict[str, str] | None = None
+        self,
+        home: Path,
+        event_log: str,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        dataset: str = "ml-100k",
     ) -> None:
         self.env = {
             **os.environ,
@@ -60,6 +65,7 @@ class Server:
             **(env or {}),
         }
         self.workers = workers
+        self.dataset = dataset
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
 
@@ -72,6 +78,7 @@ class Server:
         """Start the process and wait until /healthz answers."""
         self.port = free_port()
         cmd = [sys.executable, "-m", "liverec.cli", "serve", "--port", str(self.port)]
+        cmd += ["--dataset", self.dataset]
         cmd += ["--workers", str(self.workers), "--log-level", "warning"]
         self.proc = subprocess.Popen(
             cmd,

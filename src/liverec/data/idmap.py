@@ -103,11 +103,18 @@ class IdMap:
         self._check_unique()
 
     def _check_unique(self) -> None:
-        same = np.flatnonzero(self._hashes[1:] == self._hashes[:-1])
-        for pos in same.tolist():  # equal hashes: a duplicate id, or (rarely) a collision
-            a, b = sorted((int(self._slots[pos]), int(self._slots[pos + 1])))
-            if self.raw(a) == self.raw(b):
-                raise ValueError(f"{self._kind} ids must be unique, {self.raw(b)!r} appears twice")
+        """Equal hashes mean a duplicate id or (rarely) a collision: compare the strings."""
+        h = self._hashes
+        same = np.flatnonzero(h[1:] == h[:-1])
+        for start in np.unique(np.searchsorted(h, h[same])).tolist():
+            stop = int(np.searchsorted(h, h[start], side="right"))
+            slots = sorted(int(s) for s in self._slots[start:stop])
+            seen: set[str] = set()
+            for slot in slots:  # in index order: the later copy is the one reported
+                raw = self.raw(slot)
+                if raw in seen:
+                    raise ValueError(f"{self._kind} ids must be unique, {raw!r} appears twice")
+                seen.add(raw)
 
     @classmethod
     def from_values(cls, values: Iterable[str], kind: str = "id") -> IdMap:

@@ -12,6 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from liverec.data.arrowio import mapped
+
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 COLUMNS = ("uidx", "iidx", "ts", "etype", "value")
@@ -70,7 +72,7 @@ class Interactions:
     @classmethod
     def load(cls, directory: Path, n_users: int, n_items: int) -> Interactions:
         """Memory-map the columns ``save`` wrote (trusted: not re-validated, nothing read yet)."""
-        arrays = {c: np.load(directory / f"{c}.npy", mmap_mode="r") for c in COLUMNS}
+        arrays = {c: mapped(directory / f"{c}.npy") for c in COLUMNS}
         out = cls.__new__(cls)
         for name, value in {**arrays, "n_users": n_users, "n_items": n_items}.items():
             object.__setattr__(out, name, value)

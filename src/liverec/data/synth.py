@@ -152,8 +152,10 @@ class World:
         A cluster with nothing released yet at that epoch falls back to the whole catalog.
         """
         out = np.empty(len(epoch), np.int64)
-        for e in np.unique(epoch).tolist():
+        for e in range(EPOCHS):
             rows = np.flatnonzero(epoch == e)
+            if not len(rows):
+                continue
             cum = self.cumulative[e]
             total = cum[-1]
             if cluster is None:

@@ -8,16 +8,19 @@ the diversity re-ranker work on arrays.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.arrays import ranges
 from liverec.data.catalog import Catalog, Item
 from liverec.data.idmap import GrowingIdMap, IdMap
 
 IntArray = NDArray[np.int64]
+SHOWN_CACHE = 50_000  # snapshot items kept as objects (~0.5 KB each)
 
 
 class CatalogView(Protocol):
@@ -62,6 +65,7 @@ class LiveCatalog:
         self._base_indptr = indptr
         self._base_codes = lower[codes] if len(codes) else codes
         self._codes: dict[int, NDArray[np.int32]] = {}  # genre codes of changed/added items
+        self._shown: OrderedDict[int, Item] = OrderedDict()  # recently shown snapshot items
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -77,6 +81,7 @@ class LiveCatalog:
                 self._added.append(item)
             elif idx < self.n_base:
                 self._changed[idx] = item
+                self._shown.pop(idx, None)
             else:
                 self._added[idx - self.n_base] = item
             self._codes[idx] = np.array(
@@ -93,11 +98,22 @@ class LiveCatalog:
         return changed if changed is not None else self.base[i]
 
     def items(self, idx: Sequence[int] | IntArray) -> list[Item]:
-        """The items at ``idx``, in order (one column gather for the snapshot's items)."""
+        """The items at ``idx``, in order.
+
+        Snapshot items are read from the columns in one gather and kept in a small LRU:
+        the items a service shows repeat a lot (popular ones above all).
+        """
         positions = [int(i) for i in idx]
-        plain = [i for i in positions if i < self.n_base and i not in self._changed]
-        fetched = dict(zip(plain, self.base.take(plain), strict=True)) if plain else {}
-        return [fetched[i] if i in fetched else self.item(i) for i in positions]
+        shown = self._shown
+        missing = [
+            i for i in positions if i < self.n_base and i not in self._changed and i not in shown
+        ]
+        if missing:
+            for i, it in zip(missing, self.base.take(missing), strict=True):
+                shown[i] = it
+            while len(shown) > SHOWN_CACHE:
+                shown.popitem(last=False)
+        return [shown[i] if i in shown else self.item(i) for i in positions]
 
     def _genre_codes(self, i: int) -> NDArray[np.int32]:
         codes = self._codes.get(i)
@@ -107,9 +123,19 @@ class LiveCatalog:
 
     def genre_matrix(self, idx: IntArray) -> NDArray[np.float32]:
         """(len(idx), genres) binary membership."""
+        idx = np.asarray(idx, np.int64)
         out = np.zeros((len(idx), len(self._names)), np.float32)
-        for row, i in enumerate(np.asarray(idx).tolist()):
-            out[row, self._genre_codes(i)] = 1.0
+        plain = idx < self.n_base
+        if self._codes:  # items changed or added since the snapshot: their own codes
+            changed = np.fromiter((i in self._codes for i in idx.tolist()), bool, len(idx))
+            plain &= ~changed
+            for row in np.flatnonzero(changed).tolist():
+                out[row, self._codes[int(idx[row])]] = 1.0
+        rows = np.flatnonzero(plain)
+        lo = self._base_indptr[idx[rows]]
+        lengths = self._base_indptr[idx[rows] + 1] - lo
+        pos = np.repeat(lo, lengths) + ranges(lengths)
+        out[np.repeat(rows, lengths), self._base_codes[pos]] = 1.0
         return out
 
     def in_genres(self, idx: IntArray, names: Sequence[str]) -> NDArray[np.bool_]:

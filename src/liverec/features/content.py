@@ -211,9 +211,13 @@ def catalog_vectors(
     catalog: Catalog, text: TextConfig, cache_dir: Path, progress: bool = False
 ) -> tuple[FloatMatrix, TextEncoder]:
     """Text embeddings of a whole catalog (cached by text under ``cache_dir``) and the encoder."""
+    import os
+
     from liverec.features.text import load_encoder
 
-    encoder = load_encoder(text, cache_dir)
+    # Encoding a catalog is batch work: it gets every core (serving keeps one thread).
+    cores = text.batch_threads or len(os.sched_getaffinity(0))
+    encoder = load_encoder(text.model_copy(update={"threads": cores}), cache_dir)
     cache = EmbeddingCache(cache_dir / f"text-cache-{text.runtime}.npz")
     vectors = embed_catalog(
         catalog,

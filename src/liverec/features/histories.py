@@ -4,8 +4,8 @@ Three tiers answer ``history(u)``, oldest first:
 
 1. the snapshot's events, sorted by user then time (memory-mapped, never copied);
 2. the events applied since, compacted into a second CSR every ``compact_every`` events;
-3. the events since that compaction, in an append buffer where each event points to the same
-   user's previous one (walked from the newest, at most ``limit`` steps).
+3. the events since that compaction, in an append buffer, with a list of buffer positions for
+   each user who has events there (a slice of it gathers the newest ones).
 
 A user the service never saw an event from costs nothing beyond the snapshot's arrays: no
 Python object exists per user, and nothing is copied on a user's first new event.
@@ -99,8 +99,7 @@ class UserHistories:
         self._buf_item = _Grow(np.int32)
         self._buf_ts = _Grow(np.float64)
         self._buf_type = _Grow(np.int8)
-        self._buf_prev = _Grow(np.int64, -1)
-        self._head: dict[int, int] = {}  # user -> newest buffer position
+        self._positions: dict[int, list[int]] = {}  # user -> buffer positions, oldest first
         self._live_counts = _Grow(np.int32)
         self._live_counts.ensure(self.n_base_users)
         self._seen_cache: OrderedDict[tuple[int, int], IntArray] = OrderedDict()
@@ -109,19 +108,20 @@ class UserHistories:
     def append(self, u: int, item: int, ts: float, etype: int) -> None:
         """Record one event of user ``u`` (a new user has ``u`` = the next index)."""
         pos = self._buf_user.n
-        for arr in (self._buf_user, self._buf_item, self._buf_ts, self._buf_type, self._buf_prev):
+        buffers = (self._buf_user, self._buf_item, self._buf_ts, self._buf_type)
+        for arr in buffers:
             arr.ensure(pos + 1)
         self._buf_user.data[pos] = u
         self._buf_item.data[pos] = item
         self._buf_ts.data[pos] = ts
         self._buf_type.data[pos] = etype
-        self._buf_prev.data[pos] = self._head.get(u, -1)
-        for arr in (self._buf_user, self._buf_item, self._buf_ts, self._buf_type, self._buf_prev):
+        for arr in buffers:
             arr.n = pos + 1
         self._live_counts.ensure(u + 1)
         self._live_counts.n = max(self._live_counts.n, u + 1)
         self._live_counts.data[u] += 1
-        self._head[u] = pos  # published last: a reader sees the event complete or not at all
+        # published last: a reader sees the event complete or not at all
+        self._positions.setdefault(u, []).append(pos)
         if pos + 1 >= self.compact_every:
             self.compact()
 
@@ -149,9 +149,9 @@ class UserHistories:
         (self._live_indptr, self._live_users, self._live_items, self._live_ts, self._live_types) = (
             live
         )
-        for arr in (self._buf_user, self._buf_item, self._buf_ts, self._buf_type, self._buf_prev):
+        for arr in (self._buf_user, self._buf_item, self._buf_ts, self._buf_type):
             arr.n = 0
-        self._head = {}
+        self._positions = {}
 
     # --- reads ----------------------------------------------------------------------------
     @property
@@ -177,20 +177,17 @@ class UserHistories:
 
     def _buffer_chain(self, u: int, limit: int) -> IntArray:
         """Buffer positions of the user's newest ``limit`` events there, oldest first."""
-        pos = self._head.get(u, -1)
-        prev = self._buf_prev.data
-        out: list[int] = []
-        while pos >= 0 and len(out) < limit:
-            out.append(pos)
-            pos = int(prev[pos])
-        return np.asarray(out[::-1], np.int64)
+        positions = self._positions.get(u)
+        if not positions:
+            return np.zeros(0, np.int64)
+        return np.asarray(positions[-limit:], np.int64)
 
     def history(self, u: int, limit: int = 50) -> UserHistory:
         """The user's last ``limit`` events, oldest first."""
         count = self.event_count(u)
         if count == 0:
             return EMPTY_HISTORY
-        chain = self._buffer_chain(u, limit) if self._head else np.zeros(0, np.int64)
+        chain = self._buffer_chain(u, limit)
         parts_i = [self._buf_item.data[chain]]
         parts_t = [self._buf_ts.data[chain]]
         parts_y = [self._buf_type.data[chain]]

@@ -131,23 +131,21 @@ class ItemStats:
         self.trending.add(items, ts)
         if self.weighting is None:
             return
-        w = self.weighting.weight(ts)
-        rows, cols, vals = [], [], []
-        for k, p in enumerate(partners):
-            if p is None:
-                continue
-            i = int(items[k])
-            self._extra_weight[i] += w[k] * w[k]
-            if not len(p.items):
-                continue
-            v = w[k] * self.weighting.weight(p.ts)
-            rows += [np.full(len(p.items), i), p.items]
-            cols += [p.items, np.full(len(p.items), i)]
-            vals += [v, v]
-        if rows:
-            self.pairs.add(
-                np.concatenate(rows), np.concatenate(cols), np.concatenate(vals).astype(np.float32)
-            )
+        fresh = [k for k, p in enumerate(partners) if p is not None]
+        if not fresh:
+            return
+        w = self.weighting.weight(ts[fresh])
+        new = items[fresh]
+        np.add.at(self._extra_weight, new, w * w)
+        lists = [partners[k] for k in fresh]
+        counts = np.array([len(p.items) for p in lists if p is not None], np.int64)
+        if not counts.sum():
+            return
+        others = np.concatenate([p.items for p in lists if p is not None])
+        other_w = self.weighting.weight(np.concatenate([p.ts for p in lists if p is not None]))
+        mine = np.repeat(new, counts)
+        v = (np.repeat(w, counts) * other_w).astype(np.float32)
+        self.pairs.add(np.concatenate([mine, others]), np.concatenate([others, mine]), np.r_[v, v])
 
     # --- reads ----------------------------------------------------------------------------
     def trending_items(self) -> IntArray:

@@ -9,6 +9,7 @@ and tail the shared event log, so it is derived data: the durable truth is snaps
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -37,6 +38,47 @@ class OnlineConfig(BaseModel):
     )
 
 
+class RecentItems:
+    """Each active user's most recent distinct items (newest first), kept as the events come.
+
+    Built from the user's history on their first event, then updated in O(window) per event;
+    an LRU bounds how many users are kept (a user who drops out is rebuilt from history).
+    """
+
+    def __init__(self, histories: UserHistories, window: int, size: int = 200_000) -> None:
+        self.histories = histories
+        self.window = window
+        self.size = size
+        self._users: OrderedDict[int, tuple[list[int], list[float]]] = OrderedDict()
+
+    def get(self, u: int) -> tuple[list[int], list[float]]:
+        """The user's recent distinct items and their last use times, newest first."""
+        found = self._users.get(u)
+        if found is None:
+            items, ts = self.histories.recent_distinct(u, self.window)
+            found = self._users[u] = (items.tolist(), ts.tolist())
+            if len(self._users) > self.size:
+                self._users.popitem(last=False)
+        else:
+            self._users.move_to_end(u)
+        return found
+
+    def record(self, u: int, item: int, ts: float) -> Partners | None:
+        """Note an event; returns the items it pairs with (None when ``item`` was already
+        among the recent ones: no new pairs)."""
+        items, times = self.get(u)
+        if item in items:
+            k = items.index(item)
+            del items[k], times[k]
+            partners = None
+        else:
+            partners = Partners(np.array(items, np.int64), np.array(times, np.float64))
+        items.insert(0, item)
+        times.insert(0, ts)
+        del items[self.window :], times[self.window :]
+        return partners
+
+
 class LiveState:
     """Stores for everything that changes per event, and the one method that changes them."""
 
@@ -59,6 +101,7 @@ class LiveState:
         it = data.interactions
         self.stats.trending.add(np.asarray(it.iidx, np.int64), np.asarray(it.ts, np.float64))
         self.item_hooks = list(item_hooks)
+        self.recent = RecentItems(self.histories, self.config.stats.pair_window)
         self.applied_seq = last_seq
         self._lock = threading.Lock()
 
@@ -75,7 +118,6 @@ class LiveState:
             ts: list[float] = []
             partners: list[Partners | None] = []
             upserted: dict[int, Item] = {}
-            window = self.config.stats.pair_window
             for entry in entries:
                 if entry.seq <= self.applied_seq:
                     continue
@@ -89,9 +131,7 @@ class LiveState:
                         i = self._upsert(Item(item_id=e.item_id, title=e.item_id))
                         upserted[i] = self.catalog.item(i)
                     u = self.users.add(e.user_id)
-                    recent, recent_ts = self.histories.recent_distinct(u, window)
-                    new_pair = not np.any(recent == i)
-                    partners.append(Partners(recent, recent_ts) if new_pair else None)
+                    partners.append(self.recent.record(u, i, e.ts))
                     self.histories.append(u, i, e.ts, int(e.type))
                     items.append(i)
                     ts.append(e.ts)

@@ -57,6 +57,9 @@ class TextConfig(BaseModel):
 
     runtime: str = "onnx-int8"
     threads: int = Field(1, ge=1)
+    batch_threads: int = Field(
+        0, ge=0, description="intra-op threads when a whole catalog is encoded (0: every core)"
+    )
     batch_size: int = Field(64, ge=1)
     max_length: int = Field(256, ge=2, le=512)
 

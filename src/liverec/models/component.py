@@ -81,6 +81,7 @@ class Component(ABC):
     channel: ClassVar[str | None] = None  # the name of the channel it serves, if any
     needs: ClassVar[tuple[str, ...]] = ()  # components whose outputs it reads
     optional: ClassVar[bool] = False  # trained only when asked for by name
+    required: ClassVar[bool] = False  # every snapshot has it (the fallback channel)
     summary: ClassVar[str] = ""
 
     def __init__(self, config: Any | None = None) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from liverec.data.arrowio import mapped
 from liverec.data.catalog import Item
 from liverec.features.catalog_store import CatalogView
 from liverec.features.content import ItemVectors, catalog_vectors
@@ -221,7 +222,7 @@ class TextComponent(Component):
 
     def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
         """Vectors memory-mapped; the encoder opened on the first item that needs it."""
-        base = np.load(directory / "vectors.npy", mmap_mode="r")
+        base = mapped(directory / "vectors.npy")
         vectors = ItemVectors(base, np.load(directory / "fingerprints.npy"))
         basis_file = directory / "basis.npy"
         basis = np.load(basis_file) if basis_file.exists() else None

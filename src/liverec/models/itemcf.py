@@ -10,17 +10,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from liverec.core.arrays import ranges
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
 from liverec.features.request import Context, Retrieved, top_candidates
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
-from liverec.models.neighbours import (
-    NeighbourConfig,
-    NeighbourLists,
-    compute_neighbours,
-    ranges,
-)
+from liverec.models.neighbours import NeighbourConfig, NeighbourLists, compute_neighbours
 
 SEARCH_SPACE: dict[str, list[Any]] = {
     "neighbours": [100, 200, 400, 800],
@@ -101,6 +97,9 @@ class ItemCF(Recommender):
         self.similarity = sp.csr_matrix(state["similarity"], dtype=np.float32)
 
 
+MIN_WEIGHT = 1e-4  # history items weighing less are left out of a request's sources
+
+
 class ItemCFChannel:
     """Neighbours of the recent history: the snapshot's lists plus the pairs formed since,
     re-scored with live item weights, each history item weighted by its recency."""
@@ -134,10 +133,8 @@ class ItemCFChannel:
             uniq, inverse = np.unique(key, return_inverse=True)
             weight = np.asarray(np.bincount(inverse, weights=weight), np.float64)
             src, nbr = (uniq >> 32).astype(np.int64), (uniq & 0xFFFFFFFF).astype(np.int64)
-        involved, where = np.unique(np.concatenate([sources, nbr]), return_inverse=True)
-        n = self.stats.item_weight(involved)
-        n_src = n[where[: len(sources)]][src]
-        n_nbr = n[where[len(sources) :]]
+        n_src = self.stats.item_weight(sources)[src]
+        n_nbr = self.stats.item_weight(nbr)
         c = self.config
         denom = np.power(n_src, c.alpha) * np.power(n_nbr, 1.0 - c.alpha) + c.shrink
         sims = np.divide(weight, denom, out=np.zeros_like(weight), where=denom > 0)
@@ -150,25 +147,27 @@ class ItemCFChannel:
         if not len(recent):
             return Retrieved.empty()
         sources, weights = recency_weights(recent, self.config.recency_decay)
+        # items so old that their weight cannot move a score: 0.75 ** 32 ~ 1e-4
+        sources, weights = sources[weights >= MIN_WEIGHT], weights[weights >= MIN_WEIGHT]
         src, nbr, sims = self.contributions(sources)
         if not len(nbr):
             return Retrieved.empty()
         contrib = weights[src] * sims
         cands, inverse = np.unique(nbr, return_inverse=True)
         scores = np.asarray(np.bincount(inverse, weights=contrib, minlength=len(cands)), np.float64)
-        # the history item that contributed most to each candidate, for its reason
-        order = np.lexsort((-contrib, inverse))
-        first = np.r_[True, inverse[order][1:] != inverse[order][:-1]]
-        because = sources[src[order][first]]
         best = top_candidates(cands, scores, ctx, n)
-        reason_of = dict(zip(cands.tolist(), because.tolist(), strict=True))
         catalog = ctx.catalog
 
         def reasons(items: IntArray) -> list[str | None]:
-            if catalog is None:
+            """The history item that contributed most to each item."""
+            hit = np.flatnonzero(np.isin(nbr, items))
+            order = hit[np.lexsort((-contrib[hit], nbr[hit]))]
+            first = order[np.r_[True, nbr[order][1:] != nbr[order][:-1]]]
+            because = dict(zip(nbr[first].tolist(), sources[src[first]].tolist(), strict=True))
+            srcs = [because.get(int(i)) for i in items]
+            known = sorted({s for s in srcs if s is not None})
+            if catalog is None or not known:
                 return [None] * len(items)
-            srcs = [reason_of.get(int(i)) for i in items]
-            known = [s for s in srcs if s is not None]
             titles = dict(
                 zip(known, (it.display_title for it in catalog.items(known)), strict=True)
             )

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from liverec.data.arrowio import mapped
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.histories import UserHistoryView
 from liverec.features.request import Context, Retrieved
@@ -296,7 +297,7 @@ class ALSComponent(Component):
     def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
         """Factors memory-mapped; the index loaded."""
         model = ALS(self.config)
-        model.user_factors = np.load(directory / "user_factors.npy", mmap_mode="r")
+        model.user_factors = mapped(directory / "user_factors.npy")
         model.item_factors = np.load(directory / "item_factors.npy")
         model.n_items = len(model.item_factors)
         model._gram = model.item_factors.astype(np.float64).T @ model.item_factors

@@ -28,6 +28,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from liverec.core.arrays import ranges
+from liverec.data.arrowio import mapped
 from liverec.data.interactions import Interactions
 
 DAY = 86_400.0
@@ -95,7 +97,7 @@ class NeighbourLists:
         """Memory-map lists written by ``save``."""
         meta = json.loads((directory / "neighbours.json").read_text())
         arrays = {
-            name: np.load(directory / f"{name}.npy", mmap_mode="r")
+            name: mapped(directory / f"{name}.npy")
             for name in ("indptr", "neighbours", "weights", "item_weight")
         }
         return cls(**arrays, ref_time=meta["ref_time"], config=NeighbourConfig(**meta["config"]))
@@ -175,13 +177,6 @@ def topk_per_row(
         chosen = (indptr[rows][:, None] + best).ravel()
         keep[chosen[(best < lens[:, None]).ravel()]] = True
     return keep
-
-
-def ranges(lengths: NDArray[np.int64]) -> NDArray[np.int64]:
-    """0..len-1 for every length, concatenated."""
-    total = int(lengths.sum())
-    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.arange(total, dtype=np.int64) - starts
 
 
 def _blocks(work: NDArray[np.float64], budget: float) -> Iterator[tuple[int, int]]:

@@ -14,6 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.arrays import distinct
+from liverec.data.arrowio import mapped
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView
 from liverec.features.request import Context, Retrieved
@@ -29,7 +31,7 @@ class PopularityConfig:
 def distinct_user_counts(data: Interactions) -> NDArray[np.int64]:
     """Number of distinct users per item, without building a user x item matrix."""
     key = np.asarray(data.uidx, np.int64) * data.n_items + np.asarray(data.iidx, np.int64)
-    pairs = np.unique(key)
+    pairs = distinct(key)
     return np.bincount(pairs % data.n_items, minlength=data.n_items).astype(np.int64)
 
 
@@ -101,6 +103,7 @@ class PopularComponent(Component):
 
     name: ClassVar[str] = "pop"
     channel: ClassVar[str | None] = "pop"
+    required: ClassVar[bool] = True
     Config: ClassVar[type[Any]] = PopularServeConfig
     summary: ClassVar[str] = "most popular items (the fallback that always answers)"
 
@@ -117,8 +120,8 @@ class PopularComponent(Component):
 
     def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
         """The stored ranking (memory-mapped)."""
-        counts = np.load(directory / "counts.npy", mmap_mode="r")
-        order = np.load(directory / "order.npy", mmap_mode="r")
+        counts = mapped(directory / "counts.npy")
+        order = mapped(directory / "order.npy")
         return Servable(self.name, channel=PopularChannel(order, counts), fallback=True)
 
 

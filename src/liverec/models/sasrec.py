@@ -44,6 +44,10 @@ class SASRecConfig:
     ``eval_every`` and ``patience`` are in epochs; training stops when validation NDCG@10 has
     not improved for ``patience`` epochs and keeps the best checkpoint, which then trains
     ``finetune_epochs`` more epochs on all the data, held-out last events included.
+    ``train_window``: only each user's most recent events train (0: all of them).
+    ``time_budget_s``: training (fine-tuning included) stops once this much time has passed
+    and keeps the best checkpoint validated so far (0: no budget). ``valid_users``: held-out
+    users sampled for early stopping (full ranking over the catalog, in batches).
     """
 
     max_len: int = 50
@@ -66,6 +70,9 @@ class SASRecConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = False
+    train_window: int = 0
+    time_budget_s: float = 0.0
+    valid_users: int = 10_000
 
     def __post_init__(self) -> None:
         if self.dim % self.heads:

