@@ -42,7 +42,7 @@ def test_snapshot_round_trip_and_newest_first(snapshot_dir: Path, ml100k: Datase
     als = snap.components["als"]
     factors = np.load(als.directory / "item_factors.npy")
     assert factors.shape == (1682, als.component.config.factors)
-    assert isinstance(snap.data.interactions.iidx, np.memmap)  # loaded by memory map
+    assert isinstance(snap.data.interactions.iidx.base, np.memmap)  # loaded by memory map
     assert latest_snapshot(snapshot_dir.parent) == snapshot_dir
 
 

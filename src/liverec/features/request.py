@@ -64,10 +64,6 @@ class Retrieved:
     scores: FloatArray
     reasons: Reasons | None = None  # the channel's reason for each of some of its items
 
-    def __post_init__(self) -> None:
-        if len(self.items) != len(self.scores):
-            raise ValueError(f"{len(self.items)} candidates but {len(self.scores)} scores")
-
     @staticmethod
     def empty() -> Retrieved:
         """No candidates (e.g. no history to work from)."""

@@ -51,7 +51,7 @@ class ContentConfig(BaseModel):
         description="dimensions the index searches in (0 = all); on ML-100K 128 of "
         "384 keep 96% of each top-100 and cut the table scanned by two thirds",
     )
-    index: str = Field("auto", description="index kind: auto = exact below 20k items, IVF above")
+    index: str = Field("auto", description="index kind: auto = exact for small catalogs, IVF above")
     profile_decay: float = Field(
         0.75, gt=0, le=1, description="weight of a history item s steps older than the newest"
     )
@@ -128,7 +128,8 @@ class ContentChannel:
         p = self.profile(ctx)
         if p is None:
             return Retrieved.empty()
-        cands = self._candidates(p, n + ctx.fetch_extra)
+        # the profile is made of seen items, so some of them are its nearest: fetch past them
+        cands = self._candidates(p, n + min(ctx.fetch_extra, 2 * self.window))
         scores = self.vectors.rows(cands) @ p
         ok = ctx.allowed(cands) & (scores > 0)
         cands, scores = cands[ok], scores[ok]

@@ -44,7 +44,7 @@ class ALSConfig:
     alpha: float = 1.0
     iterations: int = 15
     seed: int = 0
-    index: str = "auto"  # served: exact below 20k items, IVF above (index.registry.auto_kind)
+    index: str = "auto"  # served: exact for small catalogs, IVF above (index.registry.auto_kind)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from liverec.features.content import ItemVectors
 from liverec.features.histories import UserHistory, UserHistoryView
 from liverec.features.request import Context, Retrieved
 from liverec.index import VectorIndex
-from liverec.index.registry import index_vectors
+from liverec.index.registry import auto_kind, index_vectors
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
 from liverec.models.sasrec import SASRec, SASRecConfig
 from liverec.models.sasrec_onnx import SequenceEncoder, SequenceState
@@ -227,7 +227,7 @@ class SASRecComponent(Component):
         encoder = SequenceEncoder(directory, self.config, int8=ctx.int8)
         encodings = UserEncodings(encoder, ctx.histories, ctx.vectors)
         index = None
-        if len(encoder.item_vectors) > 20_000:
+        if auto_kind(*encoder.item_vectors.shape) != "exact":
             index = index_vectors(encoder.item_vectors, "auto")
         window = ctx.window
         histories = ctx.histories
