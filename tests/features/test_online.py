@@ -92,3 +92,36 @@ def test_live_co_occurrence_equals_a_recompute_on_all_events() -> None:
         live = np.zeros(3)
         live[nbr] = sims
         np.testing.assert_allclose(live, oracle[j], rtol=1e-6)
+
+
+def test_the_compiled_scores_equal_the_summed_numpy_contributions() -> None:
+    rng = np.random.default_rng(3)
+    n_users, n_items, n = 40, 30, 400
+    data = Interactions.from_arrays(
+        rng.integers(0, n_users, n), rng.integers(0, n_items, n), np.sort(rng.random(n)) * 1e6
+    )
+    ids = [f"i{i}" for i in range(n_items)]
+    base = Dataset(
+        "r",
+        IdMap([f"u{u}" for u in range(n_users)], kind="user"),
+        IdMap(ids, kind="item"),
+        data,
+        Catalog.placeholders(ids),
+    )
+    lists = compute_neighbours(data, NeighbourConfig(k=8, history_cap=1000, workers=1))
+    state = LiveState(base, 0)
+    state.stats.track_pairs(PairWeighting(lists.ref_time, 0.0), np.asarray(lists.item_weight))
+    channel = ItemCFChannel(lists, state.stats, ItemCFConfig(), window=50)
+    state.apply([click(k + 1, f"u{k % 7}", f"i{(3 * k) % n_items}", 2e6 + k) for k in range(60)])
+    sources = np.array([1, 4, 9, 17, 22], np.int64)
+    weights = np.array([1.0, 0.75, 0.5, 0.4, 0.1])
+    src, nbr, sims = channel.contributions(sources)
+    expected = np.zeros(n_items)
+    np.add.at(expected, nbr, weights[src] * sims)
+    items, scores, strongest = channel.scores(sources, weights)
+    got = np.zeros(n_items)
+    got[items] = scores
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    assert len(items) == len(set(items.tolist())) and (strongest >= 0).all()
+    again = channel.scores(sources, weights)  # the scratch was reset: same answer twice
+    np.testing.assert_allclose(again[1], scores)

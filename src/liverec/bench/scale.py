@@ -123,14 +123,7 @@ def load_tests(
         out[key] = r.to_json()
         log(f"    {name}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
         if key == "cold":
-            rate = max(1.0, r.rps / 2)
-            paced = wrk.Scenario(
-                f"cold, paced to {rate:,.0f} req/s",
-                sc.lua_request,
-                sc.connections,
-                delay_ms=1e3 * sc.connections / rate,
-                preamble=sc.preamble,
-            )
+            paced = sc.paced(r.rps / 2)
             before = (
                 _metric(server.url, "liverec_answers"),
                 _metric(server.url, "liverec_degraded_answers"),

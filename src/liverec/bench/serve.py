@@ -135,14 +135,7 @@ def _run_all(
         if sc.name.startswith("recommendations, cold") and bench.paced_share > 0:
             # Latency below saturation: each connection waits so that the offered rate is
             # ``paced_share`` of the maximum just measured (closed loop, wrk's delay()).
-            rate = max(1.0, r.rps * bench.paced_share)
-            paced = wrk.Scenario(
-                f"recommendations, cold, paced to {rate:,.0f} req/s",
-                sc.lua_request,
-                sc.connections,
-                delay_ms=1e3 * sc.connections / rate,
-                preamble=sc.preamble,
-            )
+            paced = sc.paced(r.rps * bench.paced_share, "recommendations, cold")
             pr = _median_run(server.url, paced, bench)
             log(
                 f"  {paced.name}: {pr.rps:,.0f} req/s, p50 {pr.p50_ms:.2f} ms, "
@@ -216,12 +209,7 @@ def run_variants(
                         sorted(x.rps for x in runs[(sc.name, n)])[bench.repeats // 2]
                         for n in servers
                     )
-                    rate = max(1.0, slowest * bench.paced_share)
-                    paced = replace(
-                        sc,
-                        name=f"{sc.name}, paced to {rate:,.0f} req/s",
-                        delay_ms=1e3 * sc.connections / rate,
-                    )
+                    paced = sc.paced(slowest * bench.paced_share)
                     for _ in range(bench.repeats):
                         for name, s in servers.items():
                             r = wrk.run(s.url, paced, bench.seconds, bench.threads)

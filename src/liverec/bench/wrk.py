@@ -11,7 +11,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,16 @@ class Scenario:
             mean = f"{self.delay_ms:.3f}"
             lua += f"delay = function() return -{mean} * math.log(1 - math.random()) end\n"
         return lua + _DONE.replace("%MARKER%", MARKER)
+
+    def paced(self, rate: float, label: str | None = None) -> Scenario:
+        """This load with each connection pausing so that all of them offer ``rate`` req/s
+        (named ``<label>, paced to <rate> req/s``; the label defaults to this one's name)."""
+        rate = max(1.0, rate)
+        return replace(
+            self,
+            name=f"{label or self.name}, paced to {rate:,.0f} req/s",
+            delay_ms=1e3 * self.connections / rate,
+        )
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,12 @@ def _is_list(column: Column) -> bool:
     return isinstance(column, list)
 
 
+def _is_number(arrow_type: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type))
+
+
 def _type(column: Column) -> Any:
     import pyarrow as pa
 
@@ -274,7 +280,7 @@ def timestamps(column: Column) -> tuple[NDArray[np.float64], Bools]:
         return np.full(n, np.nan), np.ones(n, bool)
     column = _decoded(column)
     t = column.type
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
+    if _is_number(t):
         f = _floats(column)
         return np.where(np.abs(f) > EPOCH_MS, f / 1000, f), ~np.isfinite(f)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
@@ -317,7 +323,7 @@ def values(column: Column) -> tuple[NDArray[np.float64], Bools]:
         return np.full(n, np.nan), np.ones(n, bool)
     column = _decoded(column)
     t = column.type
-    if pa.types.is_integer(t) or pa.types.is_floating(t):
+    if _is_number(t):
         f = _floats(column)
         nulls = _nulls(column)
         return f, (~np.isfinite(f) & ~nulls) | (f < 0)
@@ -367,3 +373,101 @@ def scalar_rows(
         except RejectedError as e:
             failed.append((row, str(e)))
     return done, failed
+
+
+def texts(column: Column | None, n: int) -> tuple[Any, Bools]:
+    """(stripped text, null where blank; rows needing the scalar path) of a text column
+    (``None``: the file has no such column) of ``n`` rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column is None:
+        return pa.nulls(n, pa.string()), np.zeros(n, bool)
+    if _is_list(column):
+        return pa.nulls(n, pa.string()), np.ones(n, bool)
+    column = _decoded(column)
+    t = column.type
+    if pa.types.is_null(t):
+        return pa.nulls(n, pa.string()), np.zeros(n, bool)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t):
+        text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+        blank = pc.equal(text, "")
+        return pc.if_else(blank, pa.nulls(n, pa.string()), text), np.zeros(n, bool)
+    return pa.nulls(n, pa.string()), np.ones(n, bool)  # floats and the rest: exact path
+
+
+def years(column: Column | None, n: int) -> tuple[Any, Bools]:
+    """(int32 years, null where blank; rows needing the scalar path) of a year column."""
+    import pyarrow as pa
+
+    if column is None or (not _is_list(column) and pa.types.is_null(column.type)):
+        return pa.nulls(n, pa.int32()), np.zeros(n, bool)
+    if _is_list(column):
+        return pa.nulls(n, pa.int32()), np.ones(n, bool)
+    column = _decoded(column)
+    t = column.type
+    if _is_number(t):
+        f, empty = _floats(column), _nulls(column)
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        f, _, empty = _numeric_strings(column)
+    else:
+        return pa.nulls(n, pa.int32()), np.ones(n, bool)
+    whole = np.isfinite(f) & (np.floor(f) == f) & (np.abs(f) < 2**31)
+    suspect = ~whole & ~empty
+    ok = whole & ~empty
+    return pa.array(np.where(ok, f, 0).astype(np.int32), mask=~ok), suspect
+
+
+def genre_lists(column: Column | None, n: int) -> tuple[Any, Bools]:
+    """(list<string> genres; rows needing the scalar path) of a genres column.
+
+    A list cell keeps its non-blank strings; a text cell is split on the first of ``|``,
+    ``,`` and ``;`` it contains. Either way entries are stripped and repeats dropped.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    empty = pa.ListArray.from_arrays(pa.array(np.zeros(n + 1, np.int32)), pa.array([], pa.string()))
+    if column is None:
+        return empty, np.zeros(n, bool)
+    if _is_list(column):
+        return empty, np.ones(n, bool)
+    column = _decoded(column)
+    t = column.type
+    if pa.types.is_null(t):
+        return empty, np.zeros(n, bool)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        if not (pa.types.is_string(t.value_type) or pa.types.is_null(t.value_type)):
+            return empty, np.ones(n, bool)
+        lists = pc.fill_null(column, pa.scalar([], t))
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = pc.fill_null(column.cast(pa.string()), "")
+        split = [pc.split_pattern(text, sep) for sep in "|,;"]
+        has = [
+            np.asarray(pc.match_substring(text, sep).to_numpy(zero_copy_only=False), bool)
+            for sep in "|,;"
+        ]
+        choice = np.where(has[0], 0, np.where(has[1], 1, np.where(has[2], 2, 0)))
+        lists = pa.concat_arrays(split).take(pa.array(choice * n + np.arange(n)))
+    else:
+        return empty, np.ones(n, bool)
+    return _clean_lists(lists.cast(pa.list_(pa.string()))), np.zeros(n, bool)
+
+
+def _clean_lists(lists: Any) -> Any:
+    """Entries stripped, blank ones dropped, a repeat within a row kept once (first place)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(lists)
+    parent = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), np.int64)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    keep = np.asarray(pc.not_equal(flat, "").to_numpy(zero_copy_only=False), bool)
+    codes = np.asarray(flat.dictionary_encode().indices.to_numpy(zero_copy_only=False), np.int64)
+    key = parent * (int(codes.max(initial=0)) + 1) + codes
+    first = np.zeros(len(key), bool)
+    first[np.unique(key, return_index=True)[1]] = True
+    keep &= first
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(np.bincount(parent[keep], minlength=n), out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), flat.filter(pa.array(keep)))

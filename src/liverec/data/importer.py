@@ -183,21 +183,42 @@ def _scalar_item(cells: dict[str, object]) -> dict[str, object]:
 def _item_batch(batch: RecordBatch) -> tuple[Any, list[tuple[int, str]]]:
     """Catalog rows of one batch (an Arrow table with a ``record`` column) and its errors.
 
-    Items are few next to events, so every row takes the exact path: it is the same code the
-    line-level reasons come from, and a million items convert in seconds.
+    Columns convert as a whole; rows a converter flags take the exact per-row path.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from liverec.data.catalog import catalog_schema
 
+    cols = batch.columns
+    ids, bad = convert.ids(cols["item_id"])
+    n = len(batch)
+    title, bad_title = convert.texts(cols.get("title"), n)
+    year, bad_year = convert.years(cols.get("year"), n)
+    genres, bad_genres = convert.genre_lists(cols.get("genres"), n)
+    description, bad_desc = convert.texts(cols.get("description"), n)
+    bad = bad | bad_title | bad_year | bad_genres | bad_desc
+    table = pa.table(
+        {
+            "item_id": ids,
+            "title": pc.coalesce(title, ids),
+            "year": year,
+            "genres": genres,
+            "description": pc.fill_null(description, ""),
+            "record": pa.array(batch.records),
+        }
+    ).filter(pa.array(~bad))
+    suspect = np.flatnonzero(bad)
+    if not len(suspect):
+        return table, []
     done, failed = convert.scalar_rows(
-        np.arange(len(batch), dtype=np.int64),
-        {c: batch.columns[c] for c in ITEM_COLUMNS if c in batch.columns},
-        _scalar_item,
+        suspect, {c: cols[c] for c in ITEM_COLUMNS if c in cols}, _scalar_item
     )
-    table = pa.Table.from_pylist([row for _, row in done], schema=catalog_schema())
-    rows = np.array([r for r, _ in done], np.int64)
-    table = table.append_column("record", pa.array(batch.records[rows] if len(rows) else rows))
+    if done:
+        rows = np.array([r for r, _ in done], np.int64)
+        fixed = pa.Table.from_pylist([row for _, row in done], schema=catalog_schema())
+        fixed = fixed.append_column("record", pa.array(batch.records[rows]))
+        table = pa.concat_tables([table, fixed]).sort_by("record")  # back in file order
     return table, [(int(batch.records[r]), why) for r, why in failed]
 
 
@@ -240,6 +261,39 @@ def _first_of_each(
     return first, errors
 
 
+def _user_batch(batch: RecordBatch, columns: list[str]) -> tuple[Any, list[tuple[int, str]]]:
+    """User rows of one batch (ids, attributes as text, ``record``) and its errors."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(batch)
+    ids, bad = convert.ids(batch.columns["user_id"])
+    attrs = {}
+    for c in columns:
+        text, bad_text = convert.texts(batch.columns[c], n)
+        attrs[c] = pc.fill_null(text, "")
+        bad |= bad_text
+    schema = pa.schema([(c, pa.string()) for c in ("user_id", *columns)] + [("record", pa.int64())])
+    table = pa.table({"user_id": ids, **attrs, "record": pa.array(batch.records)}, schema=schema)
+    table = table.filter(pa.array(~bad))
+
+    def scalar(cells: dict[str, object]) -> dict[str, object]:
+        out = {c: convert.attribute_of(cells.get(c)) for c in columns}
+        return {"user_id": convert.required(cells.get("user_id"), "user_id"), **out}
+
+    suspect = np.flatnonzero(bad)
+    done, failed = convert.scalar_rows(suspect, batch.columns, scalar) if len(suspect) else ([], [])
+    if done:
+        rows = np.array([r for r, _ in done], np.int64)
+        records = batch.records[rows].tolist()
+        fixed = pa.Table.from_pylist(
+            [{**row, "record": rec} for (_, row), rec in zip(done, records, strict=True)],
+            schema=schema,
+        )
+        table = pa.concat_tables([table, fixed]).sort_by("record")
+    return table, [(int(batch.records[r]), why) for r, why in failed]
+
+
 def _read_users(
     path: Path | str | None, event_users: Any
 ) -> tuple[Any | None, dict[str, tuple[str, ...]], list[str], int, list[RowError]]:
@@ -252,21 +306,11 @@ def _read_users(
         return None, {}, [], 0, []
     table = open_table(Path(path), ("user_id",))
     columns = [c for c in table.columns if c != "user_id"]
-
-    def scalar(cells: dict[str, object]) -> dict[str, object]:
-        out = {c: convert.attribute_of(cells.get(c)) for c in columns}
-        return {"user_id": convert.required(cells.get("user_id"), "user_id"), **out}
-
     parts, errors = [], list(table.unreadable)
     for batch in table.batches:
-        done, failed = convert.scalar_rows(
-            np.arange(len(batch), dtype=np.int64), batch.columns, scalar
-        )
-        rows = pa.Table.from_pylist([r for _, r in done]) if done else None
-        if rows is not None:
-            positions = np.array([r for r, _ in done], np.int64)
-            parts.append(rows.append_column("record", pa.array(batch.records[positions])))
-        errors += [(int(batch.records[r]), why) for r, why in failed]
+        rows, failed = _user_batch(batch, columns)
+        parts.append(rows)
+        errors += failed
     finish(table)
     rows = pa.concat_tables(parts)
     first, errors = _first_of_each(table, rows, "user_id", errors)

@@ -75,6 +75,10 @@ class ItemStatsView(Protocol):
     def item_weight(self, items: IntArray) -> NDArray[np.float64]:
         """``n(i)``, the neighbour lists' item weight, with the events since added."""
 
+    def item_weights(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The arrays behind ``item_weight``: the snapshot's part and the part added since
+        (index by item; an index past either array's end counts 0)."""
+
 
 class ItemStats:
     """Trending and pair increments over a growing catalog."""
@@ -159,6 +163,10 @@ class ItemStats:
     def pair_increments(self, rows: IntArray) -> tuple[IntArray, IntArray, NDArray[np.float32]]:
         """Pair weights added since the snapshot in ``rows`` (distinct)."""
         return self.pairs.rows(rows)
+
+    def item_weights(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The snapshot's item weights and the weight added since, as arrays."""
+        return self._base_weight, self._extra_weight
 
     def item_weight(self, items: IntArray) -> NDArray[np.float64]:
         """``n(i)`` with the events since the snapshot added."""

@@ -116,6 +116,14 @@ class VectorIndex(ABC):
             return padded(len(q), k)
         return self._search(q, k, excl)
 
+    def search_one(self, query: VectorArray, k: int) -> tuple[IdArray, VectorArray]:
+        """Candidates for one query on the request path: up to ``k`` (id, score), best first
+        as the backend orders them, no padding and no validation (the caller made the query).
+        """
+        ids, scores = self.search(query, k)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
     @abstractmethod
     def _add(self, vectors: VectorArray, ids: IdArray) -> None: ...
 

@@ -77,6 +77,19 @@ class ExactIndex(VectorIndex):
         best_ids, best_scores, _ = keep_best(ids[cand], scores[rows, cand], k)
         return best_ids, best_scores
 
+    def search_one(self, query: VectorArray, k: int) -> tuple[IdArray, VectorArray]:
+        """One query: a mat-vec and a partial sort (ties in any order)."""
+        q = np.asarray(query, np.float32).reshape(-1)
+        if self.metric == "cosine":
+            q = q / max(float(np.linalg.norm(q)), 1e-30)
+        scores = self._vectors[: self._n] @ q
+        k = min(k, self._n)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return self._ids[top], scores[top]
+
     def _save(self, path: Path) -> None:
         np.savez(path / "vectors.npz", vectors=self._vectors[: self._n], ids=self._ids[: self._n])
 

@@ -101,6 +101,15 @@ class _FaissIndex(VectorIndex):
             todo = todo[found < k]
         return out_ids, out_scores
 
+    def search_one(self, query: VectorArray, k: int) -> tuple[IdArray, VectorArray]:
+        """One query straight to faiss (the general ``search`` validates and pads)."""
+        q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
+        if self.metric == "cosine":
+            q = q / max(float(np.linalg.norm(q)), 1e-30)
+        ids, scores = self._raw_search(q, min(k, self._stored()))
+        keep = ids[0] >= 0
+        return ids[0][keep].astype(np.int64), scores[0][keep]
+
     def _save(self, path: Path) -> None:
         _faiss().write_index(self._index, str(path / INDEX_FILE))
 

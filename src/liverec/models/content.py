@@ -115,22 +115,25 @@ class ContentChannel:
             self._profiles.popitem(last=False)
         return p
 
-    def _candidates(self, query: FloatArray, n: int) -> IntArray:
-        """Index candidates plus every item whose vector changed since the snapshot."""
+    def _candidates(self, query: FloatArray, n: int) -> tuple[IntArray, FloatArray]:
+        """Index candidates with their scores in the search space, and every item whose
+        vector changed since the snapshot scored exactly (the index has its old vector)."""
         q = query @ self.basis if self.basis is not None else query
-        ids, _ = self.index.search(q, min(n, len(self.index)))
-        found = ids[0][ids[0] >= 0]
+        ids, scores = self.index.search_one(q, n)
         changed = self.vectors.changed()
-        return np.union1d(found, changed) if len(changed) else found
+        if not len(changed):
+            return ids, scores
+        keep = ~np.isin(ids, changed)
+        exact = self.vectors.rows(changed) @ query
+        return np.r_[ids[keep], changed], np.r_[scores[keep], exact].astype(np.float32)
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
-        """Index candidates re-scored exactly by cosine with the profile."""
+        """Items nearest the profile (index scores: cosine in the search space)."""
         p = self.profile(ctx)
         if p is None:
             return Retrieved.empty()
         # the profile is made of seen items, so some of them are its nearest: fetch past them
-        cands = self._candidates(p, n + min(ctx.fetch_extra, 2 * self.window))
-        scores = self.vectors.rows(cands) @ p
+        cands, scores = self._candidates(p, n + min(ctx.fetch_extra, 2 * self.window))
         ok = ctx.allowed(cands) & (scores > 0)
         cands, scores = cands[ok], scores[ok]
         order = np.lexsort((cands, -scores))[:n]
@@ -160,7 +163,7 @@ class ContentChannel:
         query = self.vectors.rows(np.array([item]))[0]
         if not np.any(query):
             return Retrieved.empty()
-        cands = self._candidates(query, 4 * n + 1)
+        cands, _ = self._candidates(query, 4 * n + 1)
         cands = cands[cands != item]
         scores = np.maximum(self.vectors.rows(cands) @ query, 0)
         order = np.lexsort((cands, -scores))[:n]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from liverec.core.arrays import ranges
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
 from liverec.features.request import Context, Retrieved, top_candidates
+from liverec.models import kernels
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
 from liverec.models.neighbours import NeighbourConfig, NeighbourLists, compute_neighbours
@@ -113,6 +115,31 @@ class ItemCFChannel:
         self.stats = stats
         self.config = config
         self.window = window
+        self._scratch = kernels.Scratch(lists.n_items)
+        self._lock = threading.Lock()
+        # n(i) ** (1 - alpha) of the snapshot's weights: the kernel's table for the items that
+        # had no event since (a live weight is raised on the fly)
+        self._base_right = np.power(np.asarray(lists.item_weight, np.float64), 1.0 - config.alpha)
+
+    def scores(
+        self, sources: IntArray, weights: NDArray[np.floating[Any]]
+    ) -> tuple[IntArray, NDArray[np.float64], IntArray]:
+        """(candidates, scores, position in ``sources`` of each one's strongest source): the
+        compiled twin of summing ``contributions``."""
+        lists = self.lists
+        inc_src, inc_nbr, inc_w = self.stats.pair_increments(sources)
+        base, extra = self.stats.item_weights()
+        c = self.config
+        with self._lock:
+            scratch = self._scratch
+            scratch.ensure(max(len(extra), len(base), lists.n_items))
+            t = kernels.neighbour_scores(
+                sources, weights, lists.indptr, lists.neighbours, lists.weights,
+                inc_src, inc_nbr, inc_w.astype(np.float64), base, extra, self._base_right,
+                c.alpha, c.shrink, scratch.scores, scratch.best, scratch.because,
+                scratch.touched,
+            )  # fmt: skip
+            return scratch.take(int(t))
 
     def contributions(self, sources: IntArray) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
         """(source position, neighbour, similarity) of every neighbour of the ``sources``."""
@@ -148,23 +175,25 @@ class ItemCFChannel:
             return Retrieved.empty()
         sources, weights = recency_weights(recent, self.config.recency_decay)
         # items so old that their weight cannot move a score: 0.75 ** 32 ~ 1e-4
-        sources, weights = sources[weights >= MIN_WEIGHT], weights[weights >= MIN_WEIGHT]
-        src, nbr, sims = self.contributions(sources)
-        if not len(nbr):
+        keep = weights >= MIN_WEIGHT
+        sources, weights = sources[keep], weights[keep].astype(np.float64)
+        cands, scores, strongest = self.scores(sources, weights)
+        if not len(cands):
             return Retrieved.empty()
-        contrib = weights[src] * sims
-        cands, inverse = np.unique(nbr, return_inverse=True)
-        scores = np.asarray(np.bincount(inverse, weights=contrib, minlength=len(cands)), np.float64)
         best = top_candidates(cands, scores, ctx, n)
         catalog = ctx.catalog
+        order = np.argsort(cands)
+        cands_sorted = cands[order]
 
         def reasons(items: IntArray) -> list[str | None]:
             """The history item that contributed most to each item."""
-            hit = np.flatnonzero(np.isin(nbr, items))
-            order = hit[np.lexsort((-contrib[hit], nbr[hit]))]
-            first = order[np.r_[True, nbr[order][1:] != nbr[order][:-1]]]
-            because = dict(zip(nbr[first].tolist(), sources[src[first]].tolist(), strict=True))
-            srcs = [because.get(int(i)) for i in items]
+            pos = np.searchsorted(cands_sorted, items)
+            pos = np.minimum(pos, len(cands_sorted) - 1)
+            found = cands_sorted[pos] == items
+            srcs = [
+                int(sources[strongest[order[p]]]) if ok else None
+                for p, ok in zip(pos.tolist(), found.tolist(), strict=True)
+            ]
             known = sorted({s for s in srcs if s is not None})
             if catalog is None or not known:
                 return [None] * len(items)

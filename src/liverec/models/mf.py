@@ -243,9 +243,8 @@ class ALSChannel:
         vec = self.user_vector(ctx)
         if vec is None:
             return Retrieved.empty()
-        ids, scores = self.index.search(vec, min(n + ctx.fetch_extra, len(self.index)))
-        ok = ids[0] >= 0
-        got = Retrieved(ids[0][ok], scores[0][ok].astype(np.float32)).best(ctx, n)
+        ids, scores = self.index.search_one(vec, n + ctx.fetch_extra)
+        got = Retrieved(ids, scores.astype(np.float32)).best(ctx, n)
         return Retrieved(got.items, got.scores, lambda items: [REASON] * len(items))
 
     def knows(self, items: IntArray) -> NDArray[np.bool_]:
@@ -262,8 +261,8 @@ class ALSChannel:
         if item >= len(factors):
             return Retrieved.empty()
         query = np.asarray(factors[item], np.float32)
-        ids, _ = self.index.search(query, min(4 * n + 1, len(self.index)))
-        ids = ids[0][(ids[0] >= 0) & (ids[0] != item)]
+        ids, _ = self.index.search_one(query, 4 * n + 1)
+        ids = ids[ids != item]
         cand = np.asarray(factors[ids], np.float32)
         norms = np.linalg.norm(cand, axis=1) * max(float(np.linalg.norm(query)), 1e-12)
         cos = (cand @ query) / np.maximum(norms, 1e-12)

@@ -158,9 +158,9 @@ class SASRecChannel:
         if self.index is None:
             cands = np.arange(encoder.n_items, dtype=np.int64)
         else:
-            ids, _ = self.index.search(enc, min(n + ctx.fetch_extra, len(self.index)))
+            ids, _ = self.index.search_one(enc, n + ctx.fetch_extra)
             newer = np.arange(len(self.index), encoder.n_items, dtype=np.int64)
-            cands = np.concatenate([ids[0][ids[0] >= 0], newer])
+            cands = np.concatenate([ids, newer])
         scores = encoder.item_vectors[cands] @ enc
         ok = ctx.allowed(cands)
         cands, scores = cands[ok], scores[ok]
