@@ -60,6 +60,8 @@ def test_a_stage_over_budget_repeatedly_is_skipped_until_the_cooldown_ends(
     service: LiveService,
 ) -> None:
     pipeline = service.runtime.pipeline
+    # only the stage's own budget is under test: the request's is lifted
+    pipeline.config = pipeline.config.model_copy(update={"request_budget_ms": 1e9})
     slow = Slow(0.03)
     pipeline.channels[channel_position(service, "als")] = slow
     pipeline.guard.budgets_ms["als"] = 5.0
@@ -68,9 +70,8 @@ def test_a_stage_over_budget_repeatedly_is_skipped_until_the_cooldown_ends(
     assert [r.degraded for r in results[:3]] == [[], [], []]  # three overruns in a row ...
     assert results[3].degraded == ["als: skipped, 3 failures or overruns in a row"]
     assert slow.calls == 3 and pipeline.guard.overruns["als"] == 3
-    fast = time.perf_counter()
     pipeline.recommend(0, 10)
-    assert time.perf_counter() - fast < 0.03  # the slow stage is not even started
+    assert slow.calls == 3  # while the breaker is open the slow stage is not even started
     time.sleep(0.35)
     pipeline.recommend(0, 10)
     assert slow.calls == 4  # half-open: tried again after the cooldown

@@ -87,15 +87,19 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.uidx)
 
-    def is_sorted_by_user(self) -> bool:
-        """Whether rows are ordered by user, then time (the stored order)."""
-        if len(self) < 2:
-            return True
-        du = np.diff(self.uidx.astype(np.int64))
-        if (du < 0).any():
-            return False
-        same = du == 0
-        return not bool((np.diff(self.ts)[same] < 0).any())
+    def is_sorted_by_user(self, chunk: int = 10_000_000) -> bool:
+        """Whether rows are ordered by user, then time (the stored order).
+
+        Checked in slices (overlapping by one row), so the temporaries stay small at 100M rows.
+        """
+        for start in range(0, max(len(self) - 1, 0), chunk):
+            u = self.uidx[start : start + chunk + 1]
+            du = np.diff(u)
+            if (du < 0).any():
+                return False
+            if (np.diff(self.ts[start : start + chunk + 1])[du == 0] < 0).any():
+                return False
+        return True
 
     def sorted_by_user(self) -> Interactions:
         """The rows ordered by user, then time; ties keep their current order."""

@@ -25,6 +25,7 @@ from liverec.features.histories import UserHistories
 from liverec.features.itemstats import ItemStats, ItemStatsConfig, PairWeighting, Partners
 
 ItemHook = Callable[[Sequence[tuple[int, Item]]], None]
+BULK = 5_000_000  # snapshot events counted into trending at a time
 
 
 class OnlineConfig(BaseModel):
@@ -99,7 +100,11 @@ class LiveState:
             data.n_items, self.config.stats, item_weight=base_item_weight, weighting=weighting
         )
         it = data.interactions
-        self.stats.trending.add(np.asarray(it.iidx, np.int64), np.asarray(it.ts, np.float64))
+        for start in range(0, len(it), BULK):  # slices: bounded temporaries at 100M events
+            stop = start + BULK
+            self.stats.trending.add(
+                np.asarray(it.iidx[start:stop], np.int64), np.asarray(it.ts[start:stop])
+            )
         self.item_hooks = list(item_hooks)
         self.recent = RecentItems(self.histories, self.config.stats.pair_window)
         self.applied_seq = last_seq

@@ -116,3 +116,55 @@ class Scratch:
         self.best[items] = 0.0
         self.because[items] = -1
         return items, out[0], out[1]
+
+
+@njit(cache=True, nogil=True)
+def mmr_picks(
+    relevance: Any, sim: Any, k: int, lam: float, duplicates: Any, out: Any
+) -> int:  # pragma: no cover - compiled
+    """Maximal marginal relevance into ``out``; returns how many were picked (see
+    ``liverec.serving.rerank.mmr``). ``duplicates`` is (n, n) or (0, 0) for none."""
+    n = len(relevance)
+    lo, hi = np.inf, -np.inf
+    for i in range(n):
+        lo = min(lo, relevance[i])
+        hi = max(hi, relevance[i])
+    gain = np.empty(n)
+    for i in range(n):
+        gain[i] = lam * ((relevance[i] - lo) / (hi - lo) if hi > lo else 1.0)
+    penalty = np.zeros(n)
+    check = duplicates.shape[0] == n
+    picked = 0
+    for _ in range(min(k, n)):
+        best, top = -1, -np.inf
+        for i in range(n):
+            s = gain[i] - penalty[i]
+            if s > top:
+                best, top = i, s
+        if best < 0:
+            break  # everything left duplicates something already picked
+        out[picked] = best
+        picked += 1
+        gain[best] = -np.inf  # never picked twice
+        for i in range(n):
+            if check and duplicates[best, i]:
+                gain[i] = -np.inf
+            if lam < 1.0:
+                penalty[i] = max(penalty[i], (1.0 - lam) * sim[best, i])
+    return picked
+
+
+def warm_up() -> None:
+    """Compile (or load from the disk cache) every kernel now, not on a first request.
+
+    A cold compile takes about a second per kernel; the service calls this when it loads a
+    snapshot, so no request pays for it (it would otherwise blow the request's time budget).
+    """
+    i64, f64 = np.zeros(1, np.int64), np.zeros(1)
+    scratch = Scratch(1)
+    neighbour_scores(
+        i64[:0], f64[:0], np.zeros(2, np.int64), np.zeros(1, np.int32), np.zeros(1, np.float32),
+        i64[:0], i64[:0], f64[:0], f64, f64, f64, 0.5, 0.0,
+        scratch.scores, scratch.best, scratch.because, scratch.touched,
+    )  # fmt: skip
+    mmr_picks(f64, np.zeros((1, 1)), 1, 0.5, np.zeros((0, 0), bool), np.zeros(1, np.int64))

@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from liverec.features.genres import jaccard_matrix  # noqa: F401 - used by the mmr doctest
 from liverec.features.request import Retrieved
+from liverec.models import kernels
 
 IntArray = NDArray[np.int64]
 
@@ -86,26 +87,12 @@ def mmr(
     >>> mmr(np.array([1.0, 0.9, 0.5], np.float32), sim, k=3, lam=1.0, duplicates=dup).tolist()
     [0, 2]
     """
-    n = len(relevance)
-    k = min(k, n)
-    lo, hi = float(relevance.min()) if n else 0.0, float(relevance.max()) if n else 0.0
-    rel = (relevance - lo) / (hi - lo) if hi > lo else np.ones(n, np.float32)
-    gain = (lam * rel).astype(np.float32)
-    weighted = ((1.0 - lam) * sim).astype(np.float32)  # penalty rows, scaled once
-    penalty = np.zeros(n, np.float32)
-    out: list[int] = []
-    for _ in range(k):
-        score = gain - penalty if lam < 1.0 else gain
-        best = int(np.argmax(score))
-        if score[best] == -np.inf:
-            break  # everything left duplicates something already picked
-        out.append(best)
-        gain[best] = -np.inf  # never picked twice
-        if duplicates is not None:
-            gain[duplicates[best]] = -np.inf
-        if lam < 1.0:
-            np.maximum(penalty, weighted[best], out=penalty)
-    return np.asarray(out, np.int64)
+    out = np.zeros(min(k, len(relevance)), np.int64)
+    dup = duplicates if duplicates is not None else np.zeros((0, 0), bool)
+    n = kernels.mmr_picks(
+        np.asarray(relevance, np.float64), np.asarray(sim, np.float64), k, lam, dup, out
+    )
+    return out[:n]
 
 
 def explain(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from liverec.core.errors import LiverecError
 from liverec.events.store import EventLog
 from liverec.features.online import LiveState, OnlineConfig
+from liverec.models import kernels
 from liverec.models.component import Servable, ServeContext
 from liverec.serving.cache import CacheConfig
 from liverec.serving.pipeline import Pipeline, PipelineConfig
@@ -83,6 +84,7 @@ class Runtime:
         LiverecError
             If the snapshot has no component that can serve as the fallback.
         """
+        kernels.warm_up()
         state = LiveState(snapshot.data, snapshot.last_seq, config.online)
         ctx = ServeContext(
             histories=state.histories,
