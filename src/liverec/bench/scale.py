@@ -197,51 +197,29 @@ def _channels(snapshot: Any) -> list[str]:
     return [p.component.channel for p in snapshot.components.values() if p.component.channel]
 
 
-def run_scale(
-    bench: ScaleBench, workdir: Path, log: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """Every step at ``bench.size``; returns the JSON-able results."""
-
+def offline_steps(
+    bench: ScaleBench, files: Path, name: str, env: dict[str, str], log: Callable[[str], None]
+) -> list[Step]:
+    """Synth, import and train, each a measured ``liverec`` process."""
     size = bench.size.upper()
-    name = f"synth-{size.lower()}"
-    work = workdir / f"scale-{size}"
-    shutil.rmtree(work, ignore_errors=True)
-    home, files = work / "home", work / "synth"
-    env = {**os.environ, "LIVEREC_HOME": str(home), "OPENBLAS_NUM_THREADS": "1"}
-    log(f"bench scale {size} in {work}")
-    steps = [
-        run_step(
-            "synth",
-            ["data", "synth", "--preset", size, "--out", str(files), "--no-import"],
-            env,
-            log,
-        ),
-        run_step(
-            "import",
-            [
-                "data",
-                "import",
-                "--events",
-                str(files / "events.parquet"),
-                "--items",
-                str(files / "items.parquet"),
-                "--name",
-                name,
-            ],
-            env,
-            log,
-        ),
-    ]
+    synth = ["data", "synth", "--preset", size, "--out", str(files), "--no-import"]
+    events, items = str(files / "events.parquet"), str(files / "items.parquet")
+    imported = ["data", "import", "--events", events, "--items", items, "--name", name]
     train = ["train", "--dataset", name, "--keep", "1"]
-    train += ["--models", "sasrec"] if bench.sasrec_minutes > 0 else ["--models", "none"]
+    train += ["--models", "sasrec" if bench.sasrec_minutes > 0 else "none"]
     if bench.sasrec_minutes > 0:
         train += ["--param", f"sasrec.time_budget_s={bench.sasrec_minutes * 60:g}"]
         train += ["--param", "sasrec.train_window=200", "--param", "sasrec.eval_every=1"]
     if not bench.text:
         train += ["--skip", "text"]
-    steps.append(run_step("train", train, env, log))
-    manifest = json.loads(next((home / "snapshots" / name).glob("2*/manifest.json")).read_text())
-    synth = json.loads((files / "synth.json").read_text())
+    return [run_step(step, args, env, log) for step, args in
+            (("synth", synth), ("import", imported), ("train", train))]  # fmt: skip
+
+
+def serve_and_load(
+    bench: ScaleBench, home: Path, name: str, work: Path, log: Callable[[str], None]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Start the service as a user would, measure its start and memory, then load it."""
     users = _sample_ids(home / "datasets" / name / "users.arrow", bench.load_users)
     items = _sample_ids(home / "datasets" / name / "items.arrow", bench.load_users)
     server = Server(
@@ -254,27 +232,46 @@ def run_scale(
         log(f"  serve: started in {startup:.1f} s, RSS {rss_start[0]:.2f} GB")
         load = load_tests(server, users, items, bench, log)
         rss_end = _rss_gb(server.pid())
+    serve = {
+        "startup_s": round(startup, 2),
+        "rss_gb_after_start": round(rss_start[0], 2),
+        "rss_gb_after_load": round(rss_end[0], 2),
+        "peak_rss_gb": round(rss_end[1], 2),
+    }
+    return serve, load
+
+
+def run_scale(
+    bench: ScaleBench, workdir: Path, log: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Every step at ``bench.size``; returns the JSON-able results."""
+    size = bench.size.upper()
+    name = f"synth-{size.lower()}"
+    work = workdir / f"scale-{size}"
+    shutil.rmtree(work, ignore_errors=True)
+    home, files = work / "home", work / "synth"
+    env = {**os.environ, "LIVEREC_HOME": str(home), "OPENBLAS_NUM_THREADS": "1"}
+    log(f"bench scale {size} in {work}")
+    steps = offline_steps(bench, files, name, env, log)
+    manifest = json.loads(next((home / "snapshots" / name).glob("2*/manifest.json")).read_text())
+    synth = json.loads((files / "synth.json").read_text())
+    serve, load = serve_and_load(bench, home, name, work, log)
     log("  accuracy on the planted holdout")
     accuracy = holdout_accuracy(home, name, files / "holdout.parquet", bench.holdout_users, log)
-    doc = {
+    if not bench.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return {
         "size": size,
         "settings": asdict(bench),
         "data": {k: synth[k] for k in ("events", "holdout", "users", "items", "max_user_events")},
         "steps": [asdict(s) for s in steps],
         "train_timings": manifest["timings"],
-        "serve": {
-            "startup_s": round(startup, 2),
-            "rss_gb_after_start": round(rss_start[0], 2),
-            "rss_gb_after_load": round(rss_end[0], 2),
-            "peak_rss_gb": round(rss_end[1], 2),
-        },
+        "components": {n: c["meta"] for n, c in manifest["components"].items()},
+        "serve": serve,
         "load": load,
         "accuracy": accuracy,
         "bench_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
-    if not bench.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    return doc
 
 
 def _sample_ids(path: Path, n: int) -> list[str]:

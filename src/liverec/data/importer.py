@@ -18,7 +18,13 @@ from liverec.core.errors import DataError, LiverecError, RowError
 from liverec.data import convert
 from liverec.data.catalog import Catalog
 from liverec.data.dataset import Dataset, dataset_dir, save_atomically, validate_name
-from liverec.data.eventfile import EventColumns, EventParts, read_events, sort_and_deduplicate
+from liverec.data.eventfile import (
+    EventColumns,
+    EventParts,
+    SortedEvents,
+    read_events,
+    sort_and_deduplicate,
+)
 from liverec.data.idmap import IdMap, IdMapBuilder
 from liverec.data.interactions import Interactions
 from liverec.data.sources import BUILTIN
@@ -96,26 +102,10 @@ def import_dataset(
     if cols.ts is None:
         notes.append(f"{events} has no timestamp column: row order is used as event time")
     notes += _ignored_columns(item_table, ITEM_COLUMNS)
-    parts = EventParts(
-        users=IdMapBuilder("user"),
-        items=IdMapBuilder("item", initial=catalog.item_ids),
-        n_catalog=len(catalog),
-        strict=strict,
-        capacity=event_table.size_hint,
-    )
-    read_events(event_table, cols, parts)
-    finish(event_table)
-    event_errors = list(event_table.unreadable) + parts.errors
-    if not len(parts):
-        raise DataError(
-            f"nothing to import: all {event_table.read} event rows of {events} were rejected",
-            rows=_located(event_table, event_errors),
-        )
-    sorted_events = sort_and_deduplicate(parts.take_columns(), has_time=cols.ts is not None)
+    sorted_events, parts, event_errors = _read_event_file(event_table, cols, catalog, strict)
     item_map = parts.items.finish()
-    user_ids, attributes, user_notes, user_read, user_errors = _read_users(users, parts.users.ids())
-    user_map = parts.users.finish() if user_ids is None else IdMap(user_ids, kind="user")
-    notes += user_notes
+    user_rows = _read_users(users, parts.users.ids())
+    user_map = parts.users.finish() if user_rows is None else IdMap(user_rows.ids, kind="user")
     added = item_map.arrow.slice(len(catalog))
     dataset = Dataset(
         name=name,
@@ -131,29 +121,61 @@ def import_dataset(
             n_items=len(item_map),
         ),
         catalog=catalog.concat(Catalog.placeholders(added)) if len(added) else catalog,
-        user_attributes=attributes,
+        user_attributes=user_rows.attributes if user_rows else {},
     )
     target = dataset_dir(home, name)
     save_atomically(dataset, target, home)
-    n_rejected = len(event_errors)
     return ImportReport(
         name=name,
         path=target,
         events_read=event_table.read,
         events_kept=len(sorted_events.uidx),
         events_deduplicated=sorted_events.duplicates,
-        events_rejected=n_rejected,
+        events_rejected=len(event_errors),
         items_read=item_table.read,
         items_kept=len(catalog),
         items_rejected=item_table.read - len(catalog),
         items_added_from_events=len(added),
-        users_read=user_read,
-        users_rejected=len(user_errors),
+        users_read=user_rows.read if user_rows else 0,
+        users_rejected=len(user_rows.errors) if user_rows else 0,
         n_users=dataset.n_users,
         n_items=dataset.n_items,
-        errors=[*_located(event_table, event_errors), *item_errors, *user_errors],
-        notes=notes + _unlisted(n_rejected),
+        errors=[
+            *_located(event_table, event_errors),
+            *item_errors,
+            *(user_rows.errors if user_rows else []),
+        ],
+        notes=notes + (user_rows.notes if user_rows else []) + _unlisted(len(event_errors)),
     )
+
+
+def _read_event_file(
+    table: Table, cols: EventColumns, catalog: Catalog, strict: bool
+) -> tuple[SortedEvents, EventParts, list[tuple[int, str]]]:
+    """The events converted, id-mapped (catalog items first), sorted and de-duplicated; the
+    id builders; every rejected (record, reason).
+
+    Raises
+    ------
+    DataError
+        If no event row is usable.
+    """
+    parts = EventParts(
+        users=IdMapBuilder("user"),
+        items=IdMapBuilder("item", initial=catalog.item_ids),
+        n_catalog=len(catalog),
+        strict=strict,
+        capacity=table.size_hint,
+    )
+    read_events(table, cols, parts)
+    finish(table)
+    errors = list(table.unreadable) + parts.errors
+    if not len(parts):
+        raise DataError(
+            f"nothing to import: all {table.read} event rows of {table.path} were rejected",
+            rows=_located(table, errors),
+        )
+    return sort_and_deduplicate(parts.take_columns(), cols.ts is not None), parts, errors
 
 
 def _located(table: Table, errors: list[tuple[int, str]]) -> list[RowError]:
@@ -294,16 +316,25 @@ def _user_batch(batch: RecordBatch, columns: list[str]) -> tuple[Any, list[tuple
     return table, [(int(batch.records[r]), why) for r, why in failed]
 
 
-def _read_users(
-    path: Path | str | None, event_users: Any
-) -> tuple[Any | None, dict[str, tuple[str, ...]], list[str], int, list[RowError]]:
-    """User ids (event users first, then idle ones; None without a users file), attribute
-    columns aligned to them, notes, rows read and rejected rows."""
+@dataclass(frozen=True)
+class UserRows:
+    """A users file, read: every user id (event users first, then idle ones), attributes
+    aligned to them, notes, rows read and rows rejected."""
+
+    ids: Any
+    attributes: dict[str, tuple[str, ...]]
+    notes: list[str]
+    read: int
+    errors: list[RowError]
+
+
+def _read_users(path: Path | str | None, event_users: Any) -> UserRows | None:
+    """The users file (None without one)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if path is None:
-        return None, {}, [], 0, []
+        return None
     table = open_table(Path(path), ("user_id",))
     columns = [c for c in table.columns if c != "user_id"]
     parts, errors = [], list(table.unreadable)
@@ -330,7 +361,7 @@ def _read_users(
         notes.append(f"{missing:,} users have events but no row in {path}")
     if len(idle):
         notes.append(f"{len(idle):,} users of {path} have no events (kept)")
-    return all_ids, attributes, notes, table.read, _located(table, errors)
+    return UserRows(all_ids, attributes, notes, table.read, _located(table, errors))
 
 
 def _ignored_columns(table: Table, used: set[str]) -> list[str]:

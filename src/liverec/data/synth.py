@@ -388,34 +388,42 @@ class SynthReport:
         )
 
 
-def synthesize(
-    config: SynthConfig, directory: Path, progress: Callable[[int, int], None] | None = None
-) -> SynthReport:
-    """Write ``events.parquet``, ``holdout.parquet``, ``items.parquet`` and ``synth.json``.
+@dataclass(frozen=True)
+class Population:
+    """The user side: events per user, two taste clusters each, who has a held-out event."""
 
-    Events are generated and written per chunk of about ``chunk_events`` rows, so memory does
-    not grow with the dataset. The same config and seed give byte-identical files.
-    """
+    lengths: NDArray[np.int64]
+    tastes: NDArray[np.int64]  # (users, 2): primary and secondary cluster
+    held: NDArray[np.bool_]
+
+    @classmethod
+    def draw(cls, config: SynthConfig, world: World, rng: np.random.Generator) -> Population:
+        """Activity, tastes and the holdout sample (users with at least three events)."""
+        lengths = user_lengths(config, rng)
+        tastes = np.stack(
+            [
+                rng.choice(config.n_clusters, config.users, p=world.cluster_weight),
+                rng.integers(0, config.n_clusters, config.users),
+            ],
+            axis=1,
+        )
+        eligible = np.flatnonzero(lengths >= 3)
+        held = np.zeros(config.users, bool)
+        held[rng.choice(eligible, min(config.holdout_users, len(eligible)), replace=False)] = True
+        return cls(lengths, tastes, held)
+
+
+def write_events(
+    config: SynthConfig,
+    world: World,
+    people: Population,
+    directory: Path,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """``events.parquet`` and ``holdout.parquet``, written chunk by chunk of users."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(config.seed)
-    world = build_world(config, rng)
-    lengths = user_lengths(config, rng)
-    tastes = np.stack(
-        [
-            rng.choice(config.n_clusters, config.users, p=world.cluster_weight),
-            rng.integers(0, config.n_clusters, config.users),
-        ],
-        axis=1,
-    )
-    eligible = np.flatnonzero(lengths >= 3)
-    n_held = min(config.holdout_users, len(eligible))
-    held = np.zeros(config.users, bool)
-    held[rng.choice(eligible, n_held, replace=False)] = True
-    directory.mkdir(parents=True, exist_ok=True)
-    pq.write_table(item_table(config, world, rng), directory / "items.parquet")
     schema = pa.schema(
         [
             ("user_id", pa.string()),
@@ -430,37 +438,54 @@ def synthesize(
         pq.ParquetWriter(directory / "events.parquet", schema) as events,
         pq.ParquetWriter(directory / "holdout.parquet", schema) as holdout,
     ):
-        for lo, hi in _chunks(lengths, config.chunk_events):
+        for lo, hi in _chunks(people.lengths, config.chunk_events):
             chunk = generate_chunk(
                 config,
                 world,
                 np.arange(lo, hi, dtype=np.int64),
-                lengths[lo:hi],
-                tastes[lo:hi],
-                held[lo:hi],
+                people.lengths[lo:hi],
+                people.tastes[lo:hi],
+                people.held[lo:hi],
                 np.random.default_rng([config.seed, lo]),
             )
             for writer, rows in ((events, ~chunk.holdout), (holdout, chunk.holdout)):
-                table = pa.table(
-                    {
-                        "user_id": _ids("u", chunk.user[rows]),
-                        "item_id": _ids("i", chunk.item[rows]),
-                        "timestamp": pa.array(chunk.ts[rows]),
-                        "type": type_names.take(pa.array(chunk.etype[rows])),
-                    },
-                    schema=schema,
-                )
-                writer.write_table(table)
+                columns = {
+                    "user_id": _ids("u", chunk.user[rows]),
+                    "item_id": _ids("i", chunk.item[rows]),
+                    "timestamp": pa.array(chunk.ts[rows]),
+                    "type": type_names.take(pa.array(chunk.etype[rows])),
+                }
+                writer.write_table(pa.table(columns, schema=schema))
             written += len(chunk.user)
             if progress is not None:
                 progress(written, config.events)
+
+
+def synthesize(
+    config: SynthConfig, directory: Path, progress: Callable[[int, int], None] | None = None
+) -> SynthReport:
+    """Write ``events.parquet``, ``holdout.parquet``, ``items.parquet`` and ``synth.json``.
+
+    Events are generated and written per chunk of about ``chunk_events`` rows, so memory does
+    not grow with the dataset. The same config and seed give the same files.
+    """
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(config.seed)
+    world = build_world(config, rng)
+    people = Population.draw(config, world, rng)
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(item_table(config, world, rng), directory / "items.parquet")
+    write_events(config, world, people, directory, progress)
+    n_held = int(people.held.sum())
     report = SynthReport(
         directory=directory,
         events=config.events - n_held,
         holdout=n_held,
         users=config.users,
         items=config.items,
-        max_user_events=int(lengths.max()),
+        max_user_events=int(people.lengths.max()),
         seconds=time.perf_counter() - t0,
     )
     doc = {"config": config.model_dump(), "n_clusters": config.n_clusters, **vars(report)}

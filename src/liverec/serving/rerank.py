@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,12 +59,21 @@ def fuse(retrieved: Mapping[str, Retrieved], weights: Mapping[str, float], k: fl
     shares = np.zeros((len(names), len(candidates)), np.float32)
     start = 0
     for row, (name, items) in enumerate(zip(names, lists, strict=True)):
-        ranks = np.arange(1, len(items) + 1, dtype=np.float32)
-        np.maximum.at(shares[row], inverse[start : start + len(items)], weights[name] / (k + ranks))
+        # a channel lists an item once, so plain assignment (not a scatter-add) is exact
+        ranks = _inverse_ranks(k, len(items))
+        shares[row, inverse[start : start + len(items)]] = weights[name] * ranks
         start += len(items)
     dense = shares.sum(axis=0)
     order = np.argsort(-dense, kind="stable")  # candidates are ascending: ties by lower index
     return Fused(candidates[order], dense[order], names, shares[:, order])
+
+
+@lru_cache(maxsize=64)
+def _inverse_ranks(k: float, n: int) -> NDArray[np.float32]:
+    """``1 / (k + rank)`` for ranks 1..n (read-only: shared between requests)."""
+    out = (1.0 / (k + np.arange(1, n + 1))).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
 def mmr(
