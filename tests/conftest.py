@@ -79,13 +79,22 @@ def snapshot(snapshot_dir: Path) -> Snapshot:
     return load_snapshot(snapshot_dir)
 
 
+UNHURRIED_PIPELINE: dict[str, object] = {
+    "request_budget_ms": 1e9,
+    "stage_budget_ms": {},
+}
+"""Pipeline settings without deadlines: a loaded CI machine must not turn an answer into a
+degraded one in tests about something else (budgets are tested in tests/serving/test_pipeline.py).
+"""
+
+
 @pytest.fixture
 def service(snapshot: Snapshot, snapshot_dir: Path) -> LiveService:
     """A live service over the session snapshot with its own in-memory event log."""
     from liverec.events.store import open_event_log
     from liverec.serving.service import LiveService, Runtime, ServiceConfig
 
-    config = ServiceConfig()
+    config = ServiceConfig(pipeline=UNHURRIED_PIPELINE)
     return LiveService(
         Runtime.build(snapshot, config), open_event_log("memory://"), snapshot_dir.parent, config
     )

@@ -17,6 +17,7 @@ from liverec.models.sasrec import SASRecConfig
 from liverec.models.sasrec_serve import UserEncodings
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
 from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
+from tests.conftest import UNHURRIED_PIPELINE
 
 FAST = SASRecConfig(dim=16, max_len=8, max_epochs=2, eval_every=1, learning_rate=0.005)
 
@@ -37,7 +38,8 @@ def encodings_of(service: LiveService) -> UserEncodings:
 
 
 def open_service(snapshot: Snapshot, **config: object) -> LiveService:
-    cfg = ServiceConfig(**config)  # type: ignore[arg-type]
+    pipeline = {**UNHURRIED_PIPELINE, **config.pop("pipeline", {})}  # type: ignore[dict-item]
+    cfg = ServiceConfig(**config, pipeline=pipeline)  # type: ignore[arg-type]
     return LiveService(
         Runtime.build(snapshot, cfg), open_event_log("memory://"), snapshot.directory.parent, cfg
     )
