@@ -39,7 +39,7 @@ def encodings_of(service: LiveService) -> UserEncodings:
 
 def open_service(snapshot: Snapshot, **config: object) -> LiveService:
     pipeline = {**UNHURRIED_PIPELINE, **config.pop("pipeline", {})}  # type: ignore[dict-item]
-    cfg = ServiceConfig(**config, pipeline=pipeline)  # type: ignore[arg-type]
+    cfg = ServiceConfig(**config, pipeline=pipeline)
     return LiveService(
         Runtime.build(snapshot, cfg), open_event_log("memory://"), snapshot.directory.parent, cfg
     )
