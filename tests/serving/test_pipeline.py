@@ -103,6 +103,29 @@ def test_fusion_adds_weighted_reciprocal_ranks() -> None:
     assert f.contributions[f.channels.index("b")].tolist() == pytest.approx([0.25, 0.0])
 
 
+def test_fusion_matches_a_dictionary_oracle_on_random_lists() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        lists = {
+            name: rng.choice(5_000_000, size=rng.integers(0, 300), replace=False)
+            for name in ("a", "b", "c")
+        }
+        lists["c"] = np.concatenate([lists["c"], lists["a"][:20]])  # shared candidates
+        weights = {"a": 1.0, "b": 0.7, "c": 0.3}
+        r = {n: Retrieved(items, np.zeros(len(items), np.float32)) for n, items in lists.items()}
+        oracle: dict[int, float] = {}
+        for name, items in lists.items():
+            for rank, item in enumerate(items.tolist(), start=1):
+                oracle[item] = oracle.get(item, 0.0) + weights[name] / (60 + rank)
+        f = fuse(r, weights, k=60)
+        assert sorted(f.items.tolist()) == sorted(oracle)
+        assert f.scores == pytest.approx([oracle[i] for i in f.items.tolist()], rel=1e-5)
+        # best first (float32 sums), equal scores by the lower item
+        pairs = list(zip(-f.scores.astype(np.float64), f.items.tolist(), strict=True))
+        assert pairs == sorted(pairs)
+        assert f.contributions.sum(axis=0) == pytest.approx(f.scores, rel=1e-5)
+
+
 def test_mmr_trades_relevance_for_genre_variety() -> None:
     genres = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], np.float32)
     rel = np.array([1.0, 0.95, 0.9, 0.5], np.float32)

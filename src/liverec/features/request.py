@@ -40,14 +40,25 @@ class Context:
     def allowed(self, items: IntArray) -> NDArray[np.bool_]:
         """Which candidates may be shown: not blocked, and in the genre filter if there is one."""
         items = np.asarray(items, np.int64)
-        ok = np.ones(len(items), bool)
         if len(self.blocked) and len(items):
-            pos = np.minimum(np.searchsorted(self.blocked, items), len(self.blocked) - 1)
-            ok &= self.blocked[pos] != items
+            # the insertion point holds the item itself exactly when it is blocked
+            ok = self.blocked.take(np.searchsorted(self.blocked, items), mode="clip") != items
+        else:
+            ok = np.ones(len(items), bool)
         if self.genres and self.catalog is not None and ok.any():
             rows = np.flatnonzero(ok)
             ok[rows] = self.catalog.in_genres(items[rows], self.genres)
         return ok
+
+    def first_allowed(self, order: IntArray, n: int) -> IntArray:
+        """The first ``n`` allowed items of a ranking, looking deeper only as far as needed."""
+        depth = n + self.fetch_extra
+        while True:
+            head = order[:depth]
+            keep = head[self.allowed(head)][:n]
+            if len(keep) >= n or depth >= len(order):
+                return keep
+            depth *= 4
 
     @property
     def fetch_extra(self) -> int:
@@ -75,21 +86,28 @@ class Retrieved:
         return Retrieved(self.items[keep], self.scores[keep], self.reasons)
 
 
+def top_positions(
+    items: IntArray, scores: NDArray[np.floating], ctx: Context, n: int, positive: bool = True
+) -> IntArray:
+    """Positions of the ``n`` best allowed candidates, best first, ties by lower item (only
+    positive scores if ``positive``)."""
+    s = np.asarray(scores, np.float32)
+    ok = ctx.allowed(items)
+    if positive:
+        ok &= s > 0
+    pos = np.flatnonzero(ok)
+    if len(pos) > n:
+        pos = pos[np.argpartition(-s[pos], n - 1)[:n]]
+    return pos[np.lexsort((items[pos], -s[pos]))]
+
+
 def top_candidates(
     items: IntArray, scores: NDArray[np.floating], ctx: Context, n: int, positive: bool = True
 ) -> Retrieved:
     """The ``n`` best allowed of scored candidates (only positive scores if ``positive``)."""
     items = np.asarray(items, np.int64)
-    s = np.asarray(scores, np.float32)
-    ok = ctx.allowed(items)
-    if positive:
-        ok &= s > 0
-    items, s = items[ok], s[ok]
-    if len(items) > n:
-        part = np.argpartition(-s, n - 1)[:n]
-        items, s = items[part], s[part]
-    order = np.lexsort((items, -s))
-    return Retrieved(items[order], s[order])
+    pos = top_positions(items, scores, ctx, n, positive)
+    return Retrieved(items[pos], np.asarray(scores[pos], np.float32))
 
 
 class Channel(Protocol):

@@ -22,10 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from liverec.data.arrowio import mapped
 from liverec.data.catalog import Item
-from liverec.features.catalog_store import CatalogView
 from liverec.features.content import ItemVectors, catalog_vectors
 from liverec.features.fingerprint import simhash
-from liverec.features.request import Context, Retrieved
+from liverec.features.request import Context, Retrieved, top_positions
 from liverec.features.text import TextConfig, TextEncoder
 from liverec.index import VectorIndex
 from liverec.index.registry import index_vectors, load_index
@@ -134,16 +133,14 @@ class ContentChannel:
             return Retrieved.empty()
         # the profile is made of seen items, so some of them are its nearest: fetch past them
         cands, scores = self._candidates(p, n + min(ctx.fetch_extra, 2 * self.window))
-        ok = ctx.allowed(cands) & (scores > 0)
-        cands, scores = cands[ok], scores[ok]
-        order = np.lexsort((cands, -scores))[:n]
-        recent = np.unique(ctx.history.items[-self.window :])
-        return Retrieved(cands[order], scores[order], self._reasons(recent, ctx.catalog))
+        best = top_positions(cands, scores, ctx, n)
+        return Retrieved(cands[best], scores[best], self._reasons(ctx))
 
-    def _reasons(
-        self, recent: IntArray, catalog: CatalogView | None
-    ) -> Callable[[IntArray], Sequence[str | None]]:
+    def _reasons(self, ctx: Context) -> Callable[[IntArray], Sequence[str | None]]:
+        catalog = ctx.catalog
+
         def reasons(items: IntArray) -> list[str | None]:
+            recent = np.unique(ctx.history.items[-self.window :])
             if catalog is None or not len(items) or not len(recent):
                 return [None] * len(items)
             closest = recent[

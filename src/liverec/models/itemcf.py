@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from liverec.core.arrays import ranges
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
-from liverec.features.request import Context, Retrieved, top_candidates
+from liverec.features.request import Context, Retrieved, top_positions
 from liverec.models import kernels
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
@@ -180,20 +180,14 @@ class ItemCFChannel:
         cands, scores, strongest = self.scores(sources, weights)
         if not len(cands):
             return Retrieved.empty()
-        best = top_candidates(cands, scores, ctx, n)
+        best = top_positions(cands, scores, ctx, n)
         catalog = ctx.catalog
-        order = np.argsort(cands)
-        cands_sorted = cands[order]
+        # the history item that contributed most to each pick (the pipeline asks only for picks)
+        because = dict(zip(cands[best].tolist(), sources[strongest[best]].tolist(), strict=True))
 
         def reasons(items: IntArray) -> list[str | None]:
             """The history item that contributed most to each item."""
-            pos = np.searchsorted(cands_sorted, items)
-            pos = np.minimum(pos, len(cands_sorted) - 1)
-            found = cands_sorted[pos] == items
-            srcs = [
-                int(sources[strongest[order[p]]]) if ok else None
-                for p, ok in zip(pos.tolist(), found.tolist(), strict=True)
-            ]
+            srcs = [because.get(i) for i in items.tolist()]
             known = sorted({s for s in srcs if s is not None})
             if catalog is None or not known:
                 return [None] * len(items)
@@ -202,7 +196,7 @@ class ItemCFChannel:
             )
             return [None if s is None else f"because you watched {titles[s]}" for s in srcs]
 
-        return Retrieved(best.items, best.scores, reasons)
+        return Retrieved(cands[best], scores[best].astype(np.float32), reasons)
 
     def knows(self, items: IntArray) -> NDArray[np.bool_]:
         """Items with events (a positive item weight)."""

@@ -119,6 +119,40 @@ class Scratch:
 
 
 @njit(cache=True, nogil=True)
+def rank_fusion(
+    items: Any, offsets: Any, weights: Any, k: float, candidates: Any, shares: Any
+) -> int:  # pragma: no cover - compiled
+    """Reciprocal-rank shares of concatenated ranked lists (list ``l`` is
+    ``items[offsets[l]:offsets[l + 1]]``, each item at most once per list).
+
+    Distinct items go to ``candidates`` in first-seen order; ``shares[l, c]`` (zeroed by the
+    caller) gets ``weights[l] / (k + rank)`` in float32, as numpy would compute it. Returns
+    the number of candidates. Items are matched through a small open-addressing table sized
+    to the lists, so the cost follows the candidates, not the catalog.
+    """
+    size = 16
+    while size < 2 * len(items):
+        size *= 2
+    keys = np.full(size, -1, np.int64)
+    slots = np.empty(size, np.int64)
+    c = 0
+    for lst in range(len(offsets) - 1):
+        for e in range(offsets[lst], offsets[lst + 1]):
+            item = items[e]
+            h = (item * 0x9E3779B1) & (size - 1)  # odd multiplier: a bijection on the low bits
+            while keys[h] != -1 and keys[h] != item:
+                h = (h + 1) & (size - 1)
+            if keys[h] == -1:
+                keys[h] = item
+                slots[h] = c
+                candidates[c] = item
+                c += 1
+            inverse_rank = np.float32(1.0 / (k + (e - offsets[lst] + 1)))
+            shares[lst, slots[h]] = weights[lst] * inverse_rank
+    return c
+
+
+@njit(cache=True, nogil=True)
 def mmr_picks(
     relevance: Any, sim: Any, k: int, lam: float, duplicates: Any, out: Any
 ) -> int:  # pragma: no cover - compiled
@@ -167,4 +201,9 @@ def warm_up() -> None:
         i64[:0], i64[:0], f64[:0], f64, f64, f64, 0.5, 0.0,
         scratch.scores, scratch.best, scratch.because, scratch.touched,
     )  # fmt: skip
-    mmr_picks(f64, np.zeros((1, 1)), 1, 0.5, np.zeros((0, 0), bool), np.zeros(1, np.int64))
+    no_duplicates = np.zeros((0, 0), bool)
+    mmr_picks(f64, np.zeros((1, 1), np.float32), 1, 0.5, no_duplicates, np.zeros(1, np.int64))
+    rank_fusion(
+        i64, np.array([0, 1]), np.ones(1, np.float32), 60.0, np.zeros(1, np.int64),
+        np.zeros((1, 1), np.float32),
+    )  # fmt: skip

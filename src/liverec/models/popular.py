@@ -61,19 +61,6 @@ class Popularity(Recommender):
         self.counts = state["counts"].astype(np.float32)
 
 
-def first_allowed(
-    order: IntArray, scores: NDArray[np.floating[Any]], ctx: Context, n: int
-) -> Retrieved:
-    """The first ``n`` allowed items of a ranking, looking deeper only as far as needed."""
-    depth = n + ctx.fetch_extra
-    while True:
-        head = order[:depth]
-        keep = head[ctx.allowed(head)][:n]
-        if len(keep) >= n or depth >= len(order):
-            return Retrieved(keep, np.asarray(scores[keep], np.float32))
-        depth *= 4
-
-
 class PopularChannel:
     """All-time popularity from the snapshot: the fallback that is always available."""
 
@@ -85,10 +72,9 @@ class PopularChannel:
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
         """The most popular allowed items."""
-        got = first_allowed(self.order, self.counts, ctx, n)
-        return Retrieved(
-            got.items, got.scores, lambda items: ["popular with everyone"] * len(items)
-        )
+        keep = ctx.first_allowed(self.order, n)
+        scores = np.asarray(self.counts[keep], np.float32)
+        return Retrieved(keep, scores, lambda items: ["popular with everyone"] * len(items))
 
 
 @dataclass(frozen=True)
@@ -135,8 +121,7 @@ class TrendingChannel:
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
         """The top allowed items of the incrementally kept trending list."""
-        order = self.stats.trending_items()
-        keep = order[ctx.allowed(order)][:n]
+        keep = ctx.first_allowed(self.stats.trending_items(), n)
         scores = self.stats.trending_scores(keep).astype(np.float32)
         return Retrieved(keep, scores, lambda items: ["trending now"] * len(items))
 

@@ -29,7 +29,13 @@ from liverec.features.content import ItemVectors
 from liverec.features.fingerprint import hamming
 from liverec.features.genres import jaccard_matrix
 from liverec.features.histories import UserHistoryView
-from liverec.features.request import Channel, Context, RankingFeature, Retrieved
+from liverec.features.request import (
+    EMPTY_ITEMS,
+    Channel,
+    Context,
+    RankingFeature,
+    Retrieved,
+)
 from liverec.models.registry import COMPONENTS, channel_names
 from liverec.serving.rerank import Fused, IntArray, explain, fuse, mmr
 
@@ -227,7 +233,7 @@ class Pipeline:
         self, uidx: int | None, exclude: Sequence[int] = (), genres: Sequence[str] = ()
     ) -> Context:
         """Everything the stages need to know about this request."""
-        excluded = np.unique(np.asarray(exclude, np.int64))
+        excluded = np.unique(np.asarray(exclude, np.int64)) if len(exclude) else EMPTY_ITEMS
         if uidx is None:
             return Context(None, blocked=excluded, genres=tuple(genres), catalog=self.catalog)
         seen = self.histories.seen(uidx)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,26 +53,16 @@ def fuse(retrieved: Mapping[str, Retrieved], weights: Mapping[str, float], k: fl
     if not names:
         empty = np.zeros(0, np.float32)
         return Fused(np.zeros(0, np.int64), empty, (), np.zeros((0, 0), np.float32))
-    lists = [np.asarray(retrieved[n].items, np.int64) for n in names]
-    candidates, inverse = np.unique(np.concatenate(lists), return_inverse=True)
-    shares = np.zeros((len(names), len(candidates)), np.float32)
-    start = 0
-    for row, (name, items) in enumerate(zip(names, lists, strict=True)):
-        # a channel lists an item once, so plain assignment (not a scatter-add) is exact
-        ranks = _inverse_ranks(k, len(items))
-        shares[row, inverse[start : start + len(items)]] = weights[name] * ranks
-        start += len(items)
+    items = np.concatenate([retrieved[n].items for n in names]).astype(np.int64, copy=False)
+    offsets = np.cumsum([0, *(len(retrieved[n].items) for n in names)])
+    channel_weights = np.array([weights[n] for n in names], np.float32)
+    candidates = np.empty(len(items), np.int64)
+    shares = np.zeros((len(names), len(items)), np.float32)
+    c = kernels.rank_fusion(items, offsets, channel_weights, k, candidates, shares)
+    candidates, shares = candidates[:c], shares[:, :c]
     dense = shares.sum(axis=0)
-    order = np.argsort(-dense, kind="stable")  # candidates are ascending: ties by lower index
+    order = np.lexsort((candidates, -dense))  # ties: the lower index first
     return Fused(candidates[order], dense[order], names, shares[:, order])
-
-
-@lru_cache(maxsize=64)
-def _inverse_ranks(k: float, n: int) -> NDArray[np.float32]:
-    """``1 / (k + rank)`` for ranks 1..n (read-only: shared between requests)."""
-    out = (1.0 / (k + np.arange(1, n + 1))).astype(np.float32)
-    out.flags.writeable = False
-    return out
 
 
 def mmr(
@@ -100,7 +89,7 @@ def mmr(
     out = np.zeros(min(k, len(relevance)), np.int64)
     dup = duplicates if duplicates is not None else np.zeros((0, 0), bool)
     n = kernels.mmr_picks(
-        np.asarray(relevance, np.float64), np.asarray(sim, np.float64), k, lam, dup, out
+        np.asarray(relevance, np.float64), np.asarray(sim, np.float32), k, lam, dup, out
     )
     return out[:n]
 
