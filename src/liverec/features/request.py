@@ -40,6 +40,7 @@ class Context:
     def allowed(self, items: IntArray) -> NDArray[np.bool_]:
         """Which candidates may be shown: not blocked, and in the genre filter if there is one."""
         items = np.asarray(items, np.int64)
+        ok: NDArray[np.bool_]
         if len(self.blocked) and len(items):
             # the insertion point holds the item itself exactly when it is blocked
             ok = self.blocked.take(np.searchsorted(self.blocked, items), mode="clip") != items
