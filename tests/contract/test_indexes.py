@@ -103,6 +103,29 @@ def test_excluded_ids_are_never_returned_and_k_is_still_filled(
     assert recall_at_k(ids, oracle.search(queries, 10, exclude=exclude)[0]) >= 0.9
 
 
+@pytest.mark.parametrize("identity", [True, False])
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_request_path_search_leaves_out_excluded_ids_like_search_does(
+    kind: str, identity: bool, small: tuple[Vectors, Vectors]
+) -> None:
+    items, queries = small
+    index = make(kind, "ip", dim=16)
+    index.add(items[:400])
+    # ids 0..499 in row order, or ids past the rows (no identity map)
+    index.add(items[400:], ids=np.arange(400, 500) if identity else np.arange(1000, 1100))
+    tail = 400 if identity else 1000
+    for q in queries[:5]:
+        first, _ = index.search_one(q, 30)
+        exclude = np.unique(np.r_[first[::2], 5_000])  # 5,000 is not stored: ignored
+        ids, scores = index.search_one(q, 10, exclude=exclude)
+        expected, expected_scores = index.search(q, 10, exclude=[set(exclude.tolist())])
+        assert ids.tolist() == expected[0].tolist()
+        assert scores == pytest.approx(expected_scores[0], rel=1e-5)
+    everything = np.r_[np.arange(400), np.arange(tail, tail + 98)]
+    left = index.search_one(queries[0], 5, exclude=everything)[0]
+    assert sorted(left.tolist()) == [tail + 98, tail + 99]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_excluding_all_but_three_ids_returns_those_three_then_padding(
     kind: str, small: tuple[Vectors, Vectors]

@@ -18,9 +18,26 @@ from numpy.typing import NDArray
 from liverec.core.arrays import ranges
 from liverec.data.catalog import Catalog, Item
 from liverec.data.idmap import GrowingIdMap, IdMap
+from liverec.features.genres import jaccard_matrix
 
 IntArray = NDArray[np.int64]
 SHOWN_CACHE = 50_000  # snapshot items kept as objects (~0.5 KB each)
+MASK_BITS = 64  # catalogs with at most this many genres keep one bit mask per item
+
+
+def genre_masks(indptr: IntArray, codes: NDArray[np.int32]) -> NDArray[np.uint64]:
+    """One 64-bit mask per row of a CSR of genre codes (all codes < 64).
+
+    >>> genre_masks(np.array([0, 2, 2, 3]), np.array([0, 3, 1], np.int32)).tolist()
+    [9, 0, 2]
+    """
+    out = np.zeros(len(indptr) - 1, np.uint64)
+    nonempty = np.flatnonzero(np.diff(indptr) > 0)
+    if len(nonempty):
+        bits = np.left_shift(np.uint64(1), np.asarray(codes, np.uint64))
+        # segments run from one non-empty row's start to the next one's: exactly its codes
+        out[nonempty] = np.bitwise_or.reduceat(bits, indptr[nonempty])
+    return out
 
 
 class CatalogView(Protocol):
@@ -42,6 +59,9 @@ class CatalogView(Protocol):
 
     def in_genres(self, idx: IntArray, names: Sequence[str]) -> NDArray[np.bool_]:
         """Which of the items have at least one of ``names`` (case-insensitive)."""
+
+    def genre_similarity(self, idx: IntArray) -> NDArray[np.float32]:
+        """(len(idx), len(idx)) Jaccard similarity of the items' genre sets."""
 
     def added(self) -> IntArray:
         """Items added since the snapshot, oldest first."""
@@ -65,6 +85,9 @@ class LiveCatalog:
         self._base_indptr = indptr
         self._base_codes = lower[codes] if len(codes) else codes
         self._codes: dict[int, NDArray[np.int32]] = {}  # genre codes of changed/added items
+        self._base_masks = (
+            genre_masks(indptr, self._base_codes) if len(self._names) <= MASK_BITS else None
+        )
         self._shown: OrderedDict[int, Item] = OrderedDict()  # recently shown snapshot items
         self._lock = threading.Lock()
 
@@ -145,6 +168,28 @@ class LiveCatalog:
             return np.zeros(len(idx), bool)
         m = self.genre_matrix(np.asarray(idx, np.int64))
         return np.asarray(m[:, wanted].sum(axis=1) > 0)
+
+    def genre_similarity(self, idx: IntArray) -> NDArray[np.float32]:
+        """Pairwise Jaccard similarity of genre sets; two empty sets count as identical.
+
+        With at most 64 genres, intersections and unions are popcounts of bit masks (the
+        re-ranker asks this of every request's candidate pool).
+        """
+        idx = np.asarray(idx, np.int64)
+        if self._base_masks is None or len(self._names) > MASK_BITS:
+            return jaccard_matrix(self.genre_matrix(idx))
+        masks = np.zeros(len(idx), np.uint64)
+        inside = idx < self.n_base
+        masks[inside] = self._base_masks[idx[inside]]
+        for row, i in enumerate(idx.tolist() if self._codes else ()):
+            codes = self._codes.get(i)
+            if codes is not None:
+                masks[row] = genre_masks(np.array([0, len(codes)]), codes)[0]
+        inter = np.bitwise_count(masks[:, None] & masks[None, :])
+        union = np.bitwise_count(masks[:, None] | masks[None, :])
+        out = np.ones(inter.shape, np.float32)
+        np.divide(inter, union, out=out, where=union > 0, casting="unsafe")
+        return out
 
     def added(self) -> IntArray:
         """Items added since the snapshot, oldest first."""

@@ -53,7 +53,9 @@ class Context:
 
     def first_allowed(self, order: IntArray, n: int) -> IntArray:
         """The first ``n`` allowed items of a ranking, looking deeper only as far as needed."""
-        depth = n + self.fetch_extra
+        # at most len(blocked) of the first n + len(blocked) can be blocked
+        extra = min(len(self.blocked), 1000)
+        depth = n + (extra * 4 if self.genres else extra)
         while True:
             head = order[:depth]
             keep = head[self.allowed(head)][:n]
@@ -61,11 +63,10 @@ class Context:
                 return keep
             depth *= 4
 
-    @property
-    def fetch_extra(self) -> int:
-        """How many more candidates to ask an index for so that enough survive ``allowed``."""
-        extra = min(len(self.blocked), 1000)
-        return extra * 4 if self.genres else extra
+    def filter_extra(self, n: int) -> int:
+        """How many more than ``n`` to ask an index for (that already leaves out the blocked
+        items) so that enough survive the genre filter."""
+        return 4 * n if self.genres else 0
 
 
 @dataclass(frozen=True)

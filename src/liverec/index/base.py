@@ -15,6 +15,19 @@ from numpy.typing import ArrayLike, NDArray
 from liverec.core.errors import ConfigError, LiverecError
 
 IdArray = NDArray[np.int64]
+
+
+def without(
+    ids: IdArray, scores: NDArray[np.float32], exclude: IdArray | None, k: int
+) -> tuple[IdArray, NDArray[np.float32]]:
+    """The first ``k`` of ranked (ids, scores) that are not in the sorted ``exclude``."""
+    if exclude is not None and len(exclude) and len(ids):
+        # the insertion point holds the id itself exactly when it is excluded
+        ok = exclude.take(np.searchsorted(exclude, ids), mode="clip") != ids
+        ids, scores = ids[ok], scores[ok]
+    return ids[:k], scores[:k]
+
+
 VectorArray = NDArray[np.float32]
 Metric = Literal["ip", "cosine"]
 METRICS: tuple[Metric, ...] = ("ip", "cosine")
@@ -116,13 +129,16 @@ class VectorIndex(ABC):
             return padded(len(q), k)
         return self._search(q, k, excl)
 
-    def search_one(self, query: VectorArray, k: int) -> tuple[IdArray, VectorArray]:
+    def search_one(
+        self, query: VectorArray, k: int, exclude: IdArray | None = None
+    ) -> tuple[IdArray, VectorArray]:
         """Candidates for one query on the request path: up to ``k`` (id, score), best first
-        as the backend orders them, no padding and no validation (the caller made the query).
+        as the backend orders them, none of the sorted ids in ``exclude``; no padding and no
+        validation (the caller made the query).
         """
-        ids, scores = self.search(query, k)
+        ids, scores = self.search(query, k + (0 if exclude is None else len(exclude)))
         keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return without(ids[0][keep], scores[0][keep], exclude, k)
 
     @abstractmethod
     def _add(self, vectors: VectorArray, ids: IdArray) -> None: ...

@@ -32,12 +32,14 @@ class ExactIndex(VectorIndex):
         self._ids = np.zeros(0, np.int64)  # row -> id
         self._row: dict[int, int] = {}  # id -> row
         self._n = 0
+        self._identity: bool | None = None  # whether row r holds id r (None: not checked)
 
     def __len__(self) -> int:
         """Number of ids stored."""
         return self._n
 
     def _add(self, vectors: VectorArray, ids: IdArray) -> None:
+        self._identity = None
         rows = np.fromiter((self._row.get(i, -1) for i in ids.tolist()), np.int64, len(ids))
         old = rows >= 0
         self._vectors[rows[old]] = vectors[old]
@@ -77,18 +79,35 @@ class ExactIndex(VectorIndex):
         best_ids, best_scores, _ = keep_best(ids[cand], scores[rows, cand], k)
         return best_ids, best_scores
 
-    def search_one(self, query: VectorArray, k: int) -> tuple[IdArray, VectorArray]:
-        """One query: a mat-vec and a partial sort (ties in any order)."""
+    def search_one(
+        self, query: VectorArray, k: int, exclude: IdArray | None = None
+    ) -> tuple[IdArray, VectorArray]:
+        """One query: a mat-vec and a partial sort (ties in any order); excluded ids are
+        scored -inf before selecting, so excluding costs no over-fetch."""
         q = np.asarray(query, np.float32).reshape(-1)
         if self.metric == "cosine":
             q = q / max(float(np.linalg.norm(q)), 1e-30)
         scores = self._vectors[: self._n] @ q
-        k = min(k, self._n)
+        available = self._n
+        if exclude is not None and len(exclude):
+            rows = self._rows_of(exclude)
+            scores[rows] = -np.inf
+            available -= len(rows)
+        k = min(k, available)
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         top = np.argpartition(-scores, k - 1)[:k] if k < self._n else np.arange(self._n)
         top = top[np.argsort(-scores[top], kind="stable")]
         return self._ids[top], scores[top]
+
+    def _rows_of(self, ids: IdArray) -> IdArray:
+        """Rows of the stored ones among distinct ``ids``."""
+        if self._identity is None:  # ids 0..n-1 in row order: the usual catalog index
+            self._identity = bool(np.array_equal(self._ids[: self._n], np.arange(self._n)))
+        if self._identity:
+            return ids[ids < self._n]
+        found = (self._row.get(i) for i in ids.tolist())
+        return np.fromiter((r for r in found if r is not None), np.int64)
 
     def _save(self, path: Path) -> None:
         np.savez(path / "vectors.npz", vectors=self._vectors[: self._n], ids=self._ids[: self._n])
@@ -98,4 +117,5 @@ class ExactIndex(VectorIndex):
             self._vectors = np.ascontiguousarray(z["vectors"], dtype=np.float32)
             self._ids = z["ids"].astype(np.int64)
         self._n = len(self._ids)
+        self._identity = None
         self._row = dict(zip(self._ids.tolist(), range(self._n), strict=True))

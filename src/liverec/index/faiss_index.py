@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from liverec.core.errors import ConfigError, LiverecError
-from liverec.index.base import IdArray, VectorArray, VectorIndex, grow, keep_best
+from liverec.index.base import IdArray, VectorArray, VectorIndex, grow, keep_best, without
 
 INDEX_FILE = "index.faiss"
 # Out-of-range values are clipped by int8 storage; beyond this share of the trained range
@@ -101,14 +101,18 @@ class _FaissIndex(VectorIndex):
             todo = todo[found < k]
         return out_ids, out_scores
 
-    def search_one(self, query: VectorArray, k: int) -> tuple[IdArray, VectorArray]:
-        """One query straight to faiss (the general ``search`` validates and pads)."""
+    def search_one(
+        self, query: VectorArray, k: int, exclude: IdArray | None = None
+    ) -> tuple[IdArray, VectorArray]:
+        """One query straight to faiss (the general ``search`` validates and pads), fetching
+        past the excluded ids."""
         q = np.ascontiguousarray(query, np.float32).reshape(1, -1)
         if self.metric == "cosine":
             q = q / max(float(np.linalg.norm(q)), 1e-30)
-        ids, scores = self._raw_search(q, min(k, self._stored()))
+        extra = 0 if exclude is None else len(exclude)
+        ids, scores = self._raw_search(q, min(k + extra, self._stored()))
         keep = ids[0] >= 0
-        return ids[0][keep].astype(np.int64), scores[0][keep]
+        return without(ids[0][keep].astype(np.int64), scores[0][keep], exclude, k)
 
     def _save(self, path: Path) -> None:
         _faiss().write_index(self._index, str(path / INDEX_FILE))

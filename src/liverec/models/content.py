@@ -114,11 +114,13 @@ class ContentChannel:
             self._profiles.popitem(last=False)
         return p
 
-    def _candidates(self, query: FloatArray, n: int) -> tuple[IntArray, FloatArray]:
+    def _candidates(
+        self, query: FloatArray, n: int, exclude: IntArray | None = None
+    ) -> tuple[IntArray, FloatArray]:
         """Index candidates with their scores in the search space, and every item whose
         vector changed since the snapshot scored exactly (the index has its old vector)."""
         q = query @ self.basis if self.basis is not None else query
-        ids, scores = self.index.search_one(q, n)
+        ids, scores = self.index.search_one(q, n, exclude)
         changed = self.vectors.changed()
         if not len(changed):
             return ids, scores
@@ -131,8 +133,8 @@ class ContentChannel:
         p = self.profile(ctx)
         if p is None:
             return Retrieved.empty()
-        # the profile is made of seen items, so some of them are its nearest: fetch past them
-        cands, scores = self._candidates(p, n + min(ctx.fetch_extra, 2 * self.window))
+        # the profile is made of seen items, so some of them are its nearest: leave them out
+        cands, scores = self._candidates(p, n + ctx.filter_extra(n), ctx.blocked)
         best = top_positions(cands, scores, ctx, n)
         return Retrieved(cands[best], scores[best], self._reasons(ctx))
 

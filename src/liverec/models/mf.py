@@ -243,7 +243,7 @@ class ALSChannel:
         vec = self.user_vector(ctx)
         if vec is None:
             return Retrieved.empty()
-        ids, scores = self.index.search_one(vec, n + ctx.fetch_extra)
+        ids, scores = self.index.search_one(vec, n + ctx.filter_extra(n), exclude=ctx.blocked)
         got = Retrieved(ids, scores.astype(np.float32)).best(ctx, n)
         return Retrieved(got.items, got.scores, lambda items: [REASON] * len(items))
 

@@ -158,7 +158,7 @@ class SASRecChannel:
         if self.index is None:
             cands = np.arange(encoder.n_items, dtype=np.int64)
         else:
-            ids, _ = self.index.search_one(enc, n + ctx.fetch_extra)
+            ids, _ = self.index.search_one(enc, n + ctx.filter_extra(n), exclude=ctx.blocked)
             newer = np.arange(len(self.index), encoder.n_items, dtype=np.int64)
             cands = np.concatenate([ids, newer])
         scores = encoder.item_vectors[cands] @ enc

@@ -27,7 +27,6 @@ from liverec.core.errors import ConfigError
 from liverec.features.catalog_store import CatalogView
 from liverec.features.content import ItemVectors
 from liverec.features.fingerprint import hamming
-from liverec.features.genres import jaccard_matrix
 from liverec.features.histories import UserHistoryView
 from liverec.features.request import (
     EMPTY_ITEMS,
@@ -324,7 +323,7 @@ class Pipeline:
             # items without text have an all-zero vector: never call those duplicates
             has_text = fp != 0
             duplicates &= has_text[:, None] & has_text[None, :]
-        genre_sim = jaccard_matrix(self.catalog.genre_matrix(items))
+        genre_sim = self.catalog.genre_similarity(items)
         return mmr(scores, genre_sim, k, self.config.mmr_lambda, duplicates)
 
     def _keep_fresh_slots(

@@ -16,7 +16,6 @@ from numpy.typing import NDArray
 
 from liverec.features.catalog_store import CatalogView
 from liverec.features.content import ItemVectors
-from liverec.features.genres import jaccard_matrix
 from liverec.features.request import Retrieved, SimilarSource
 
 WEIGHTS = {"itemcf": 0.45, "als": 0.2, "content": 0.3, "genre": 0.05}
@@ -79,9 +78,8 @@ class SimilarItems:
             score += weight * scaled[name]
             # a candidate this evidence knows nothing about (a new item) is not pulled down
             total += weight * by_name[name].knows(cands)
-        genres = self.catalog.genre_matrix(np.concatenate([[item], cands]))
-        genre_sim = jaccard_matrix(genres)[0, 1:] if genres.shape[1] else np.zeros(len(cands))
-        has_genres = genres[0].any()
+        genre_sim = self.catalog.genre_similarity(np.concatenate([[item], cands]))[0, 1:]
+        has_genres = self.catalog.genre_matrix(np.array([item]))[0].any()
         score = (score + WEIGHTS["genre"] * genre_sim * has_genres) / (total + WEIGHTS["genre"])
         order = np.lexsort((cands, -score))[:k]
         mine = set(self.catalog.item(item).genres)
