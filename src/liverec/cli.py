@@ -398,6 +398,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             text=not args.no_text,
             sasrec_minutes=args.sasrec_minutes,
             keep=args.keep,
+            events=args.events,
+            users=args.users,
+            items=args.items,
         )
         commands.bench_scale(sb, args.workdir, args.out, docs)
         return 0
@@ -607,6 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "--sasrec-minutes", type=float, default=0.0, help="train the transformer (budget)"
             )
             b.add_argument("--keep", action="store_true", help="keep the datasets and snapshots")
+            for flag in ("--users", "--items"):
+                b.add_argument(flag, type=int, help="override the preset (a 'custom' run)")
         if name == "serve":
             b.add_argument("--connections", type=int, default=32)
             b.add_argument("--workers", type=int, default=1)
@@ -619,6 +624,8 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name == "freshness":
             b.add_argument("--events", type=int, default=300)
+        if name == "scale":
+            b.add_argument("--events", type=int, help="override the preset (a 'custom' run)")
         if name == "naive":
             b.add_argument("--requests", type=int, default=300)
         if name == "encoder":

@@ -239,8 +239,8 @@ def bench_scale(bench: scale.ScaleBench, workdir: Path, out: Path, docs: Path | 
     doc["machine"] = _MACHINE or machine()
     text = scale.scale_tables(doc)
     print(text)
-    body = _header(f"Scale: size {bench.size.upper()}") + "\n" + text + "\n"
-    _write(f"scale-{bench.size.upper()}", doc, body, out, docs)
+    body = _header(f"Scale: size {bench.label}") + "\n" + text + "\n"
+    _write(f"scale-{bench.label}", doc, body, out, docs)
     measured = [
         json.loads((out / f"scale-{s}.json").read_text())
         for s in scale.SIZES

@@ -47,6 +47,15 @@ class ScaleBench:
     text: bool = True  # train the text component (its time is reported on its own line)
     sasrec_minutes: float = 0.0  # 0: no transformer; else its training time budget
     keep: bool = False  # keep the scratch folder (datasets and snapshots)
+    events: int | None = None  # override the preset's counts (a "custom" run)
+    users: int | None = None
+    items: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The preset's letter, or "custom" when counts are overridden."""
+        custom = (self.events, self.users, self.items) != (None, None, None)
+        return "custom" if custom else self.size.upper()
 
 
 @dataclass(frozen=True)
@@ -208,6 +217,13 @@ def offline_steps(
     """Synth, import and train, each a measured ``liverec`` process."""
     size = bench.size.upper()
     synth = ["data", "synth", "--preset", size, "--out", str(files), "--no-import"]
+    for flag, value in (
+        ("--events", bench.events),
+        ("--users", bench.users),
+        ("--items", bench.items),
+    ):
+        if value is not None:
+            synth += [flag, str(value)]
     events, items = str(files / "events.parquet"), str(files / "items.parquet")
     imported = ["data", "import", "--events", events, "--items", items, "--name", name]
     train = ["train", "--dataset", name, "--keep", "1"]
@@ -250,7 +266,7 @@ def run_scale(
     bench: ScaleBench, workdir: Path, log: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Every step at ``bench.size``; returns the JSON-able results."""
-    size = bench.size.upper()
+    size = bench.label
     name = f"synth-{size.lower()}"
     work = workdir / f"scale-{size}"
     shutil.rmtree(work, ignore_errors=True)
