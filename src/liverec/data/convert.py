@@ -270,14 +270,18 @@ def ids(column: Column) -> tuple[Any, Bools]:
     return pa.nulls(n, pa.string()), np.ones(n, bool)
 
 
+def _unconverted(n: int) -> tuple[NDArray[np.float64], Bools]:
+    """No value yet for any of ``n`` rows: all of them take the scalar path."""
+    return np.full(n, np.nan), np.ones(n, bool)
+
+
 def timestamps(column: Column) -> tuple[NDArray[np.float64], Bools]:
     """(epoch seconds, rows needing the scalar path) of a timestamp column."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    n = len(column)
     if _is_list(column):
-        return np.full(n, np.nan), np.ones(n, bool)
+        return _unconverted(len(column))
     column = _decoded(column)
     t = column.type
     if _is_number(t):
@@ -288,7 +292,7 @@ def timestamps(column: Column) -> tuple[NDArray[np.float64], Bools]:
         f = _floats(seconds) / 1e6
         return f, ~np.isfinite(f)
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        return np.full(n, np.nan), np.ones(n, bool)
+        return _unconverted(len(column))
     out, numeric, empty = _numeric_strings(column)
     out = np.where(np.abs(out) > EPOCH_MS, out / 1000, out)
     suspect = ~numeric | ~np.isfinite(out)
@@ -318,21 +322,19 @@ def values(column: Column) -> tuple[NDArray[np.float64], Bools]:
     """(values with NaN for none, rows needing the scalar path) of a rating/value column."""
     import pyarrow as pa
 
-    n = len(column)
     if _is_list(column):
-        return np.full(n, np.nan), np.ones(n, bool)
+        return _unconverted(len(column))
     column = _decoded(column)
     t = column.type
     if _is_number(t):
         f = _floats(column)
-        nulls = _nulls(column)
-        return f, (~np.isfinite(f) & ~nulls) | (f < 0)
+        return f, (~np.isfinite(f) & ~_nulls(column)) | (f < 0)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         f, numeric, empty = _numeric_strings(column)
         return f, (~numeric & ~empty) | (numeric & (~np.isfinite(f) | (f < 0)))
     if pa.types.is_null(t):
-        return np.full(n, np.nan), np.zeros(n, bool)
-    return np.full(n, np.nan), np.ones(n, bool)
+        return np.full(len(column), np.nan), np.zeros(len(column), bool)
+    return _unconverted(len(column))
 
 
 def event_types(column: Column) -> tuple[NDArray[np.int8], Bools]:
