@@ -398,6 +398,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             text=not args.no_text,
             sasrec_minutes=args.sasrec_minutes,
             keep=args.keep,
+            reuse=args.reuse,
             events=args.events,
             users=args.users,
             items=args.items,
@@ -610,6 +611,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--sasrec-minutes", type=float, default=0.0, help="train the transformer (budget)"
             )
             b.add_argument("--keep", action="store_true", help="keep the datasets and snapshots")
+            b.add_argument(
+                "--reuse",
+                action="store_true",
+                help="serve and measure the snapshot of a --keep run in --workdir again",
+            )
             for flag in ("--users", "--items"):
                 b.add_argument(flag, type=int, help="override the preset (a 'custom' run)")
         if name == "serve":

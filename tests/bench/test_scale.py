@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from liverec.bench.scale import ScaleBench, run_scale, scale_tables
+from liverec.core.errors import LiverecError
 
 needs_wrk = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 
@@ -25,6 +27,7 @@ def test_a_tiny_scale_run_measures_every_step_and_the_planted_structure(tmp_path
         holdout_users=300,
         load_users=300,
         text=False,
+        keep=True,
     )
     assert bench.label == "custom"
     doc = run_scale(bench, tmp_path, log=lambda _: None)
@@ -44,4 +47,14 @@ def test_a_tiny_scale_run_measures_every_step_and_the_planted_structure(tmp_path
     doc["machine"] = {"when": "now"}
     text = scale_tables(doc)
     assert "**Size custom**" in text and "| pipeline |" in text and "| synth |" in text
-    assert not (tmp_path / "scale-custom").exists()  # scratch removed without keep
+
+    # --reuse serves the kept snapshot again: same offline figures, fresh serving figures
+    again = run_scale(replace(bench, keep=False, reuse=True), tmp_path, log=lambda _: None)
+    assert again["steps"] == doc["steps"] and again["accuracy"] == acc
+    assert again["load"]["ingest"]["events_per_s"] > 0 and again["serve"]["startup_s"] > 0
+    assert (tmp_path / "scale-custom").exists()  # a reused run leaves its data in place
+
+
+def test_reuse_without_a_kept_run_says_so(tmp_path: Path) -> None:
+    with pytest.raises(LiverecError, match="run with --keep first"):
+        run_scale(ScaleBench(reuse=True), tmp_path, log=lambda _: None)

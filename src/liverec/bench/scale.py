@@ -30,6 +30,7 @@ from liverec.bench.freshness import FreshnessBench, measure
 from liverec.bench.report import table
 from liverec.bench.serve import scenarios
 from liverec.bench.server import Server
+from liverec.core.errors import LiverecError
 
 SIZES = ("S", "M", "L")
 CHANNELS = ("itemcf", "als", "content", "sasrec", "trending", "pop")
@@ -47,6 +48,7 @@ class ScaleBench:
     text: bool = True  # train the text component (its time is reported on its own line)
     sasrec_minutes: float = 0.0  # 0: no transformer; else its training time budget
     keep: bool = False  # keep the scratch folder (datasets and snapshots)
+    reuse: bool = False  # serve and measure a kept run's snapshot again (no synth/import/train)
     events: int | None = None  # override the preset's counts (a "custom" run)
     users: int | None = None
     items: int | None = None
@@ -237,6 +239,25 @@ def offline_steps(
             (("synth", synth), ("import", imported), ("train", train))]  # fmt: skip
 
 
+def _kept_run(work: Path, name: str, log: Callable[[str], None]) -> list[Step]:
+    """The offline steps of a kept run (from its ``steps.json``), with the state its load
+    tests left behind (event log, live state) removed so the server starts as fresh.
+
+    Raises
+    ------
+    LiverecError
+        If ``work`` holds no kept run of this size.
+    """
+    kept = work / "steps.json"
+    if not kept.exists() or not any((work / "home" / "snapshots" / name).glob("2*")):
+        raise LiverecError(f"no kept run in {work}; run with --keep first")
+    for stale in (work / "events.db", work / "events.db-wal", work / "events.db-shm"):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(work / "home" / "state", ignore_errors=True)
+    log(f"  reusing the data and snapshot of {work} (offline steps as measured then)")
+    return [Step(**s) for s in json.loads(kept.read_text())]
+
+
 def serve_and_load(
     bench: ScaleBench, home: Path, name: str, work: Path, log: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -269,17 +290,21 @@ def run_scale(
     size = bench.label
     name = f"synth-{size.lower()}"
     work = workdir / f"scale-{size}"
-    shutil.rmtree(work, ignore_errors=True)
     home, files = work / "home", work / "synth"
     env = {**os.environ, "LIVEREC_HOME": str(home), "OPENBLAS_NUM_THREADS": "1"}
     log(f"bench scale {size} in {work}")
-    steps = offline_steps(bench, files, name, env, log)
+    if bench.reuse:
+        steps = _kept_run(work, name, log)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        steps = offline_steps(bench, files, name, env, log)
+    (work / "steps.json").write_text(json.dumps([asdict(s) for s in steps]))
     manifest = json.loads(next((home / "snapshots" / name).glob("2*/manifest.json")).read_text())
     synth = json.loads((files / "synth.json").read_text())
     serve, load = serve_and_load(bench, home, name, work, log)
     log("  accuracy on the planted holdout")
     accuracy = holdout_accuracy(home, name, files / "holdout.parquet", bench.holdout_users, log)
-    if not bench.keep:
+    if not (bench.keep or bench.reuse):
         shutil.rmtree(work, ignore_errors=True)
     return {
         "size": size,
@@ -314,6 +339,12 @@ def scale_tables(doc: dict[str, Any]) -> str:
         f"events. Measured {doc['machine']['when']}.",
         "",
     ]
+    if doc["settings"].get("reuse"):
+        lines += [
+            "Synth, import and train below were measured by the run that made this "
+            "data and snapshot; serving and accuracy were measured again by this run.",
+            "",
+        ]
     rows = [
         [s["name"], f"{s['wall_s']:,.0f}", f"{s['cpu_s']:,.0f}", f"{s['peak_rss_gb']:.2f}"]
         for s in doc["steps"]
