@@ -351,6 +351,23 @@ def _train_config(models: str, params: Sequence[str] = (), skip: Sequence[str] =
     return TrainConfig(components=kept, params=_parse_params(params)).with_optional(names)
 
 
+def _check_snapshots(root: Path) -> None:
+    """Fail in one line, before serving, when snapshots exist and none of them opens (the
+    service skips damaged ones itself; with none at all it trains a first one)."""
+    from liverec.serving.snapshot import list_snapshots, load_snapshot
+
+    found = list_snapshots(root)
+    problems = []
+    for path in reversed(found):
+        try:
+            load_snapshot(path)
+            return
+        except Exception as e:  # any damage: say which file and why, then try the next
+            problems.append(f"{path.name}: {type(e).__name__}: {str(e)[:160]}")
+    if found:
+        raise LiverecError(f"no snapshot under {root} opens ({'; '.join(problems)})")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API and web page (training a snapshot first if there is none)."""
     import uvicorn
@@ -373,6 +390,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     os.environ["LIVEREC_DATASET"] = args.dataset
+    _check_snapshots(_settings().snapshots)
     if args.workers > 1:
         # Each worker keeps its own online state and tails the shared log before reading.
         os.environ["LIVEREC_SERVICE__SHARED_LOG"] = "true"
