@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from liverec.serving.snapshot import Snapshot
 
 from liverec.config import default_home
+from liverec.core.privacy import Pseudonyms
 from liverec.data import movielens
 from liverec.data.dataset import Dataset
 from liverec.data.interactions import Interactions
@@ -88,13 +89,23 @@ degraded one in tests about something else (budgets are tested in tests/serving/
 """
 
 
+@pytest.fixture(scope="session")
+def pseudonyms(session_home: Path) -> Pseudonyms:
+    """Raw user id -> pseudonym under the session home's secret (the datasets' user ids)."""
+    return Pseudonyms.for_home(session_home)
+
+
 @pytest.fixture
-def service(snapshot: Snapshot, snapshot_dir: Path) -> LiveService:
+def service(snapshot: Snapshot, snapshot_dir: Path, pseudonyms: Pseudonyms) -> LiveService:
     """A live service over the session snapshot with its own in-memory event log."""
     from liverec.events.store import open_event_log
     from liverec.serving.service import LiveService, Runtime, ServiceConfig
 
     config = ServiceConfig(pipeline=UNHURRIED_PIPELINE)
     return LiveService(
-        Runtime.build(snapshot, config), open_event_log("memory://"), snapshot_dir.parent, config
+        Runtime.build(snapshot, config),
+        open_event_log("memory://"),
+        snapshot_dir.parent,
+        config,
+        pseudonyms,
     )

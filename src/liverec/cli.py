@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from liverec.cli_admin import add_commands as add_admin_commands
 from liverec.config import Settings
 from liverec.core.errors import LiverecError
 
@@ -59,6 +60,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
         name=args.name,
         home=_settings().home,
         strict=args.strict,
+        replace=args.replace,
     )
     for err in report.errors[: args.show_errors]:
         print(f"rejected {err}", file=sys.stderr)
@@ -98,7 +100,11 @@ def cmd_data_synth(args: argparse.Namespace) -> int:
     if args.no_import:
         return 0
     imported = import_dataset(
-        events=out / "events.parquet", items=out / "items.parquet", name=name, home=home
+        events=out / "events.parquet",
+        items=out / "items.parquet",
+        name=name,
+        home=home,
+        replace=args.replace,
     )
     print(imported.summary())
     print(f"planted holdout: {out / 'holdout.parquet'}")
@@ -345,18 +351,46 @@ def _train_config(models: str, params: Sequence[str] = (), skip: Sequence[str] =
     return TrainConfig(components=kept, params=_parse_params(params)).with_optional(names)
 
 
+def _check_snapshots(root: Path) -> None:
+    """Fail in one line, before serving, when snapshots exist and none of them opens (the
+    service skips damaged ones itself; with none at all it trains a first one)."""
+    from liverec.serving.snapshot import list_snapshots, load_snapshot
+
+    found = list_snapshots(root)
+    problems = []
+    for path in reversed(found):
+        try:
+            load_snapshot(path)
+            return
+        except Exception as e:  # any damage: say which file and why, then try the next
+            problems.append(f"{path.name}: {type(e).__name__}: {str(e)[:160]}")
+    if found:
+        raise LiverecError(f"no snapshot under {root} opens ({'; '.join(problems)})")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve the API and web page (training a snapshot first if there is none)."""
     import uvicorn
 
     from liverec.api.app import create_app
+    from liverec.api.auth import is_loopback
+    from liverec.core.keys import KeyStore
 
-    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+    keys = KeyStore(_settings().home)
+    keys.refresh()
+    if not is_loopback(args.host) and not keys.configured():
         raise LiverecError(
-            f"--host {args.host} would expose the API beyond this machine; "
-            f"pass --allow-remote if that is intended"
+            f"--host {args.host} would expose the API beyond this machine without API keys; "
+            f"create one first: liverec keys create --scope admin"
+        )
+    if not keys.configured():
+        print(
+            "liverec: WARNING: no API keys, so the API is open to every process on this "
+            "machine (loopback only); create one with: liverec keys create --scope admin",
+            flush=True,
         )
     os.environ["LIVEREC_DATASET"] = args.dataset
+    _check_snapshots(_settings().snapshots)
     if args.workers > 1:
         # Each worker keeps its own online state and tails the shared log before reading.
         os.environ["LIVEREC_SERVICE__SHARED_LOG"] = "true"
@@ -412,6 +446,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         commands.bench_serve(home, bench, args.out, docs)
     elif args.bench == "freshness":
         commands.bench_freshness(home, args.events, args.out, docs)
+    elif args.bench == "durability":
+        commands.bench_durability(home, args.cycles, args.out, docs)
+    elif args.bench == "soak":
+        from liverec.bench.soak import SoakBench
+
+        soak_bench = SoakBench(minutes=args.minutes, users=args.users, rate=args.rate)
+        commands.bench_soak(home, soak_bench, args.out, docs)
     elif args.bench == "naive":
         commands.bench_naive(home, args.requests, args.out, docs)
     elif args.bench == "content":
@@ -481,6 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--users", type=Path, help="user_id plus attribute columns")
     imp.add_argument("--name", help="dataset name (default: the events file's stem)")
     imp.add_argument("--strict", action="store_true", help="reject events for unknown items")
+    imp.add_argument(
+        "--replace", action="store_true", help="overwrite an existing dataset of that name"
+    )
     imp.add_argument("--show-errors", type=_non_negative, default=50, help="rejected rows to print")
     imp.set_defaults(func=cmd_data_import)
     sy = dsub.add_parser(
@@ -501,6 +545,9 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--name", help="dataset name (default: synth-<preset>)")
     sy.add_argument("--out", type=Path, help="folder for the Parquet files (default under home)")
     sy.add_argument("--no-import", action="store_true", help="only write the files")
+    sy.add_argument(
+        "--replace", action="store_true", help="overwrite an existing dataset of that name"
+    )
     sy.set_defaults(func=cmd_data_synth)
     ls = dsub.add_parser("list", help="list available datasets")
     ls.set_defaults(func=cmd_data_list)
@@ -572,9 +619,10 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--host", default="127.0.0.1")
     se.add_argument("--port", type=int, default=8000)
     se.add_argument("--workers", type=int, default=1)
-    se.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     se.add_argument("--log-level", default="info")
     se.set_defaults(func=cmd_serve)
+
+    add_admin_commands(sub)
 
     cat = sub.add_parser("catalog", help="catalog tools")
     csub = cat.add_subparsers(dest="catalog_command", required=True)
@@ -595,6 +643,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("encoder", "text encoder runtimes: latency, throughput, cosine vs torch, size, load"),
         ("sasrec", "the transformer: fp32 vs int8 accuracy/size/latency; served variants"),
         ("scale", "synth -> import -> train -> serve -> load at size S, M or L (100M events)"),
+        ("durability", "kill -9 under concurrent ingest, N cycles: acknowledged events lost"),
+        ("soak", "long mixed load over many users: memory levels off; maximal PUTs vs /healthz"),
     ]:
         b = bsub.add_parser(name, help=helptext)
         b.add_argument("--out", type=Path, default=Path("out/bench"), help="JSON results folder")
@@ -634,6 +684,12 @@ def build_parser() -> argparse.ArgumentParser:
             b.add_argument("--events", type=int, help="override the preset (a 'custom' run)")
         if name == "naive":
             b.add_argument("--requests", type=int, default=300)
+        if name == "durability":
+            b.add_argument("--cycles", type=int, default=20, help="kill -9 cycles per run")
+        if name == "soak":
+            b.add_argument("--minutes", type=float, default=10.0, help="length of the load")
+            b.add_argument("--users", type=int, default=100_000, help="distinct users")
+            b.add_argument("--rate", type=float, default=150.0, help="offered requests/s")
         if name == "encoder":
             b.add_argument("--items", type=_non_negative, default=0, help="catalog items (0: all)")
             b.add_argument("--calls", type=int, default=300, help="single calls per runtime")

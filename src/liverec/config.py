@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from liverec.api.auth import AuthConfig
+from liverec.api.limits import LimitsConfig
+from liverec.core.privacy import Pseudonyms
 from liverec.serving.service import ServiceConfig
 
 
@@ -33,6 +36,11 @@ class Settings(BaseSettings):
     watch_snapshots_s: float = Field(
         2.0, ge=0, description="poll for a newer snapshot this often (0 = only on request)"
     )
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    secret: SecretStr | None = Field(
+        None, description="key of the user-id pseudonyms; default: generated into home/secret"
+    )
 
     @field_validator("home", "snapshots_dir")
     @classmethod
@@ -58,6 +66,11 @@ class Settings(BaseSettings):
     def snapshots(self) -> Path:
         """Directory holding this dataset's versioned snapshots."""
         return self.snapshots_dir or self.home / "snapshots" / self.dataset
+
+    def pseudonyms(self) -> Pseudonyms:
+        """Raw user id -> pseudonym under this home's secret (see ``liverec.core.privacy``)."""
+        secret = self.secret.get_secret_value() if self.secret is not None else None
+        return Pseudonyms.for_home(self.home, secret)
 
     @property
     def event_log_url(self) -> str:

@@ -15,5 +15,6 @@ from liverec.serving.service import LiveService
 def client(service: LiveService, tmp_path: Path) -> Iterator[TestClient]:
     """The real app around a per-test service (in-memory log), without a snapshot watcher."""
     settings = Settings(home=tmp_path, watch_snapshots_s=0)
-    with TestClient(create_app(settings, service=service)) as c:
+    # A loopback client: with no API keys the app answers loopback callers only.
+    with TestClient(create_app(settings, service=service), client=("127.0.0.1", 50000)) as c:
         yield c

@@ -12,6 +12,7 @@ import pytest
 
 from liverec.cli import main
 from liverec.core.errors import DataError, LiverecError, RowError
+from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset, dataset_dir
 from liverec.data.importer import ImportReport, import_dataset
@@ -75,7 +76,8 @@ def test_csv_import_round_trips_to_a_loadable_dataset(
     assert report.name == "shop"
     assert report.errors == []
     ds = load_dataset("shop", home)
-    assert ds.users.raw_ids == ("u1", "u2", "u3")  # event users first, then idle ones
+    # stored as pseudonyms: event users first, then idle ones
+    assert ds.users.raw_ids == tuple(Pseudonyms.for_home(home).many(["u1", "u2", "u3"]))
     assert ds.items.raw_ids == ("i1", "i2", "i3")
     assert [it.title for it in ds.catalog] == ["Alien", "Heat", "i3"]
     assert [it.genres for it in ds.catalog] == [("Horror", "Sci-Fi"), ("Crime", "Drama"), ()]
@@ -109,7 +111,7 @@ def test_jsonl_import_reads_lists_numbers_and_millisecond_epochs(
     report = import_dataset(events=events, items=items, name="mine", home=home)
 
     ds = load_dataset("mine", home)
-    assert ds.users.raw_ids == ("7",)
+    assert ds.users.raw_ids == (Pseudonyms.for_home(home).of("7"),)
     assert ds.items.raw_ids == ("10", "11")  # 11.0 from a float column is the id 11
     assert ds.catalog[0].genres == ("Animation", "Family")
     assert ds.catalog[0].year == 2009
@@ -183,7 +185,7 @@ def test_every_bad_csv_row_is_reported_with_its_line_and_reason(
         ("events.csv", 7, "event type 'like' is not one of view, click, purchase, rating"),
         ("events.csv", 8, "missing field 'rating' (a rating event needs a value)"),
         ("events.csv", 9, "has 3 fields, the header has 5"),
-        ("events.csv", 10, "rating 'nan' is not a finite number"),
+        ("events.csv", 10, "item_id 'i\\n2' has a control character"),
     ]
     assert all(isinstance(e, RowError) for e in report.errors)
     assert report.events_kept == 2
@@ -375,13 +377,13 @@ def test_a_failed_import_leaves_the_previous_dataset_whole(
     import_dataset(events=events, items=items_csv, home=home)
     write(events, "user_id,item_id\nu,\n")
     with pytest.raises(DataError):
-        import_dataset(events=events, items=items_csv, home=home)
+        import_dataset(events=events, items=items_csv, home=home, replace=True)
     assert len(load_dataset("events", home).interactions) == 2
 
     write(events, "user_id,item_id\nu,i3\n")
-    import_dataset(events=events, items=items_csv, home=home)
+    import_dataset(events=events, items=items_csv, home=home, replace=True)
     assert load_dataset("events", home).interactions.iidx.tolist() == [2]
-    assert sorted(p.name for p in home.iterdir()) == ["datasets"]  # no temporary folders left
+    assert sorted(p.name for p in home.iterdir()) == ["datasets", "secret"]  # no temporary folders
 
 
 def test_dataset_names_are_validated(tmp_path: Path, home: Path, items_csv: Path) -> None:
@@ -439,3 +441,63 @@ def test_cli_import_of_a_malformed_file_is_an_error_line_not_a_traceback(
     assert err.startswith("error: ") and "has no column 'user_id'" in err
     assert "Traceback" not in out + err
     assert not dataset_dir(home, "events").exists()
+
+
+def test_a_stray_quote_cannot_merge_lines_into_one_id(
+    tmp_path: Path, home: Path, items_csv: Path
+) -> None:
+    lines = ["user_id,item_id,ts", 'u1,"i1,1'] + [f"u{n},i2,{n}" for n in range(2, 50)]
+    events = write(tmp_path / "events.csv", "\n".join(lines) + '\nu9,i1",7\nu50,i1,50\n')
+    report = import_dataset(events=events, items=items_csv, home=home)
+    ids = load_dataset("events", home).users.raw_ids
+    assert all("\n" not in Pseudonyms.passthrough().of(u) for u in ids)
+    [(name, line, reason)] = rejected(report)
+    assert (name, line) == ("events.csv", 2) and reason.startswith("item_id"), reason
+    assert report.events_kept == 1  # u50: the merged record is one rejected row, not 49 ids
+
+
+@pytest.mark.parametrize(
+    ("row", "says"),
+    [
+        ("u,i1,5,1e39", "value 1e+39 is above the limit 1e+09"),
+        ("u,i1,4102444800,1", "is more than a day ahead of the clock"),  # 2100
+        ("u,i1,-86400,1", "is before 1970"),
+        (f"{'u' * 300},i1,5,1", "is longer than 256 characters"),
+        ("u/x,i1,5,1", "contains '/'"),
+    ],
+)
+def test_out_of_range_numbers_times_and_ids_are_rejected_by_line(
+    tmp_path: Path, home: Path, items_csv: Path, row: str, says: str
+) -> None:
+    events = write(tmp_path / "events.csv", f"user_id,item_id,ts,value\nok,i1,5,1\n{row}\n")
+    report = import_dataset(events=events, items=items_csv, home=home)
+    [(_, line, reason)] = rejected(report)
+    assert line == 3 and says in reason, reason
+
+
+def test_over_long_item_fields_are_rejected_by_line(tmp_path: Path, home: Path) -> None:
+    items = write(tmp_path / "items.csv", f"item_id,title\ni1,ok\ni2,{'t' * 501}\n")
+    events = write(tmp_path / "events.csv", "user_id,item_id\nu,i1\n")
+    report = import_dataset(events=events, items=items, home=home)
+    assert rejected(report) == [("items.csv", 3, "title is longer than 500 characters (501)")]
+
+
+@pytest.mark.parametrize("name", ["bad\nname", "bad name", "../up", ""])
+def test_dataset_names_follow_the_rule(
+    tmp_path: Path, home: Path, items_csv: Path, name: str
+) -> None:
+    events = write(tmp_path / "events.csv", "user_id,item_id\nu,i1\n")
+    with pytest.raises(LiverecError, match="is not valid"):
+        import_dataset(events=events, items=items_csv, name=name, home=home)
+
+
+def test_importing_over_an_existing_dataset_needs_replace(
+    tmp_path: Path, home: Path, items_csv: Path
+) -> None:
+    events = write(tmp_path / "events.csv", "user_id,item_id\nu,i1\n")
+    import_dataset(events=events, items=items_csv, home=home)
+    with pytest.raises(LiverecError, match="--replace"):
+        import_dataset(events=events, items=items_csv, home=home)
+    write(events, "user_id,item_id\nu,i1\nv,i2\n")
+    import_dataset(events=events, items=items_csv, home=home, replace=True)
+    assert load_dataset("events", home).n_users == 2

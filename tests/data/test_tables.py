@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from liverec.core.privacy import SECRET_ENV
 from liverec.data import tables
 from liverec.data.dataset import Dataset, dataset_dir
 from liverec.data.importer import import_dataset
@@ -50,7 +51,10 @@ def snapshot_of(home: Path, name: str) -> tuple[list[list[object]], list[str]]:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-def test_the_batch_size_changes_nothing(tmp_path: Path, fmt: str) -> None:
+def test_the_batch_size_changes_nothing(
+    tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SECRET_ENV, "one secret for every home below")  # same pseudonyms
     items = tmp_path / "items.csv"
     items.write_text(ITEMS)
     events = tmp_path / f"events.{fmt}"
@@ -87,11 +91,12 @@ def test_csv_rows_are_reported_on_the_line_they_start(tmp_path: Path) -> None:
     report = import_dataset(events, items, name="e", home=tmp_path / "h", batch_rows=2)
     assert [(e.line, e.reason.split(" (")[0]) for e in report.errors] == [
         (4, "missing field 'user_id'"),
+        (5, "item_id 'i\\n2' has a control character"),  # a quoted field spanning lines 5-6
         (7, "unparsable timestamp 'xyz'"),
         (8, "has 3 fields, the header has 5"),
         (13, "negative rating -1"),
     ]
-    assert report.events_deduplicated == 1 and report.items_added_from_events == 2
+    assert report.events_deduplicated == 1 and report.items_added_from_events == 1
 
 
 def test_record_lines_survive_block_boundaries(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import threading
 import time
@@ -20,6 +21,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from liverec.api.app import create_app
 from liverec.config import Settings
+from liverec.core.keys import KeyStore, Scope
+from liverec.core.privacy import SECRET_FILE
 from liverec.data.dataset import Dataset
 from liverec.serving.snapshot import train_snapshot
 
@@ -48,21 +51,37 @@ def get_json(url: str) -> tuple[int, Any]:
 
 
 @pytest.fixture(scope="session")
-def live_server(
+def e2e_snapshots(
     tmp_path_factory: pytest.TempPathFactory, session_home: Path, ml100k: Dataset
-) -> Iterator[str]:
-    """Base URL of a uvicorn server in a background thread, with its own home and event log."""
+) -> Path:
+    """A snapshot root shared (read-only) by the servers below."""
+    root = tmp_path_factory.mktemp("e2e-snapshots") / ml100k.name
+    train_snapshot(ml100k, [], root, log=lambda *_: None, models_dir=session_home / "models")
+    return root
+
+
+def server_home(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
+    """A home of its own, with the session's pseudonym secret (the dataset's user ids)."""
     home = tmp_path_factory.mktemp("e2e-home")
-    train_snapshot(
-        ml100k,
-        [],
-        home / "snapshots" / ml100k.name,
-        log=lambda *_: None,
-        models_dir=session_home / "models",
-    )
+    shutil.copy(session_home / SECRET_FILE, home / SECRET_FILE)
+    return home
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    tmp_path_factory: pytest.TempPathFactory, session_home: Path, e2e_snapshots: Path
+) -> Iterator[str]:
+    """Base URL of a uvicorn server without API keys (open on loopback)."""
+    home = server_home(tmp_path_factory, session_home)
+    yield from serve(home, e2e_snapshots)
+
+
+def serve(home: Path, snapshots: Path) -> Iterator[str]:
+    """Run a uvicorn server in a background thread, with its own home and event log."""
     settings = Settings(
         home=home,
-        dataset=ml100k.name,
+        dataset=snapshots.name,
+        snapshots_dir=snapshots,
         event_log=f"sqlite:///{home / 'events.db'}",
         watch_snapshots_s=0,
     )
@@ -217,3 +236,35 @@ def test_unknown_user_gets_cold_start_and_api_errors_are_shown(
     assert status == 404
     expect(page.get_by_test_id("error")).to_have_text(body["message"])
     expect(page.get_by_test_id("similar-item")).to_have_count(0)
+
+
+@pytest.fixture(scope="session")
+def keyed_server(
+    tmp_path_factory: pytest.TempPathFactory, session_home: Path, e2e_snapshots: Path
+) -> Iterator[tuple[str, str]]:
+    """A server whose home has one write key: its base URL and the key."""
+    home = server_home(tmp_path_factory, session_home)
+    _, key = KeyStore(home).create(Scope.write, "web")
+    for base in serve(home, e2e_snapshots):
+        yield base, key
+
+
+def test_a_keyed_server_asks_for_the_key_once_per_tab(
+    browser: Browser, keyed_server: tuple[str, str]
+) -> None:
+    base, key = keyed_server
+    context = browser.new_context(base_url=base)
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    tab.goto("/")
+    tab.get_by_test_id("user-input").fill("196")
+    tab.get_by_test_id("user-input").press("Enter")
+    expect(tab.get_by_test_id("key-form")).to_be_visible()
+    expect(tab.get_by_test_id("error")).to_contain_text("Bearer")
+    tab.get_by_test_id("key-input").fill(key)
+    tab.get_by_test_id("key-input").press("Enter")
+    expect(tab.get_by_test_id("key-form")).to_be_hidden()
+    load_user(tab, "196")  # a reload of the page keeps the key (same tab session)
+    expect(tab.get_by_test_id("history-item").first).to_be_visible()
+    assert key not in tab.evaluate("document.cookie")
+    context.close()

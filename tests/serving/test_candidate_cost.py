@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from liverec.core.privacy import Pseudonyms
 from liverec.data.catalog import Catalog
 from liverec.data.dataset import Dataset
 from liverec.data.idmap import IdMap
@@ -45,7 +46,8 @@ def served(tmp_path: Path, n_items: int) -> LiveService:
     path = train_snapshot(data, [], tmp_path / "snaps", config, log=lambda *_: None)
     service_config = ServiceConfig()
     runtime = Runtime.build(load_snapshot(path), service_config)
-    return LiveService(runtime, open_event_log("memory://"), path.parent, service_config)
+    log_ = open_event_log("memory://")
+    return LiveService(runtime, log_, path.parent, service_config, Pseudonyms.passthrough())
 
 
 def peak_per_request(service: LiveService) -> float:

@@ -21,7 +21,7 @@ def click(user: str, item: str) -> Event:
 def test_the_content_channel_follows_a_new_users_clicks(service: LiveService) -> None:
     service.ingest([click("two-clicks", "50"), click("two-clicks", "172")])  # Star Wars, Empire
     rt = service.runtime
-    ctx = rt.pipeline.context(rt.state.users.index("two-clicks"))
+    ctx = rt.pipeline.context(service.user_index("two-clicks"))
     content = next(c for c in rt.pipeline.channels if c.name == "content")
     found = content.retrieve(ctx, 10)
     titles = [rt.state.catalog.item(i).title for i in found.items]

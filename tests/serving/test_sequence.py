@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event
@@ -37,11 +38,12 @@ def encodings_of(service: LiveService) -> UserEncodings:
     return found
 
 
-def open_service(snapshot: Snapshot, **config: object) -> LiveService:
+def open_service(snapshot: Snapshot, pseudonyms: Pseudonyms, **config: object) -> LiveService:
     pipeline = {**UNHURRIED_PIPELINE, **config.pop("pipeline", {})}  # type: ignore[dict-item]
     cfg = ServiceConfig(**config, pipeline=pipeline)
+    log_ = open_event_log("memory://")
     return LiveService(
-        Runtime.build(snapshot, cfg), open_event_log("memory://"), snapshot.directory.parent, cfg
+        Runtime.build(snapshot, cfg), log_, snapshot.directory.parent, cfg, pseudonyms
     )
 
 
@@ -58,8 +60,12 @@ def test_snapshot_keeps_the_curve_and_both_graph_precisions(sasrec_snapshot: Sna
     assert part.component.config == FAST
 
 
-def test_the_transformer_retrieves_and_ranks(sasrec_snapshot: Snapshot) -> None:
-    service = open_service(sasrec_snapshot, pipeline={"feature_weights": {"sasrec": 0.05}})
+def test_the_transformer_retrieves_and_ranks(
+    sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms
+) -> None:
+    service = open_service(
+        sasrec_snapshot, pseudonyms, pipeline={"feature_weights": {"sasrec": 0.05}}
+    )
     out = service.recommend("196", 10)
     assert len(out.items) == 10 and not out.degraded
     assert "sasrec" in out.stage_ms and "rank" in out.stage_ms
@@ -67,8 +73,10 @@ def test_the_transformer_retrieves_and_ranks(sasrec_snapshot: Snapshot) -> None:
     assert any(r.startswith("often chosen next after") for r in reasons)
 
 
-def test_new_events_are_stepped_in_and_equal_a_full_recompute(sasrec_snapshot: Snapshot) -> None:
-    service = open_service(sasrec_snapshot, sequence_int8=False)
+def test_new_events_are_stepped_in_and_equal_a_full_recompute(
+    sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms
+) -> None:
+    service = open_service(sasrec_snapshot, pseudonyms, sequence_int8=False)
     encodings = encodings_of(service)
     before = service.recommend("196", 10)
     assert encodings.prefills == 1 and encodings.steps == 0
@@ -77,7 +85,7 @@ def test_new_events_are_stepped_in_and_equal_a_full_recompute(sasrec_snapshot: S
     after = service.recommend("196", 10)
     assert encodings.prefills == 1 and encodings.steps == 3  # no recompute on the request path
     assert not set(picked) & {i.item_id for i in after.items}
-    u = service.runtime.state.users.index("196")
+    u = service.user_index("196")
     stepped = encodings._states[u].encoding.copy()
     context = sasrec_snapshot.components["sasrec"].component.config.context
     h = service.runtime.state.histories.history(u, context + 1)
@@ -86,8 +94,10 @@ def test_new_events_are_stepped_in_and_equal_a_full_recompute(sasrec_snapshot: S
     np.testing.assert_allclose(stepped, full.encoding, atol=1e-5)
 
 
-def test_a_new_item_has_a_transformer_vector_from_its_text(sasrec_snapshot: Snapshot) -> None:
-    service = open_service(sasrec_snapshot)
+def test_a_new_item_has_a_transformer_vector_from_its_text(
+    sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms
+) -> None:
+    service = open_service(sasrec_snapshot, pseudonyms)
     service.upsert_item(Item("new-1", "Alien Returns", 1998, ("Sci-Fi", "Horror")))
     service.ingest([click("fresh", "183"), click("fresh", "new-1")])  # Alien, then the new one
     out = service.recommend("fresh", 10)
@@ -95,9 +105,12 @@ def test_a_new_item_has_a_transformer_vector_from_its_text(sasrec_snapshot: Snap
     assert len(out.items) == 10 and not out.degraded
 
 
-def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot) -> None:
+def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms) -> None:
     users = [str(u) for u in range(1, 41)]
-    a, b = open_service(sasrec_snapshot), open_service(sasrec_snapshot, sequence_int8=False)
+    a, b = (
+        open_service(sasrec_snapshot, pseudonyms),
+        open_service(sasrec_snapshot, pseudonyms, sequence_int8=False),
+    )
     overlap = [
         len(
             {i.item_id for i in a.recommend(u, 10).items}
@@ -109,17 +122,21 @@ def test_int8_and_fp32_graphs_rank_alike(sasrec_snapshot: Snapshot) -> None:
     assert np.mean(overlap) > 0.8
 
 
-def test_by_default_the_transformer_ranks_through_fusion_only(sasrec_snapshot: Snapshot) -> None:
+def test_by_default_the_transformer_ranks_through_fusion_only(
+    sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms
+) -> None:
     # the ranker stage measured worse on the validation replay at every weight tried
-    service = open_service(sasrec_snapshot)
+    service = open_service(sasrec_snapshot, pseudonyms)
     out = service.recommend("196", 10)
     assert service.runtime.pipeline.config.feature_weights["sasrec"] == 0.0
     assert "sasrec" in out.stage_ms
 
 
-def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -> None:
-    batched = open_service(sasrec_snapshot, sequence_int8=False)
-    single = open_service(sasrec_snapshot, sequence_int8=False)
+def test_batched_refresh_equals_per_request_updates(
+    sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms
+) -> None:
+    batched = open_service(sasrec_snapshot, pseudonyms, sequence_int8=False)
+    single = open_service(sasrec_snapshot, pseudonyms, sequence_int8=False)
     users = ["1", "2", "3", "4", "5"]
     for svc in (batched, single):
         for u in users:
@@ -129,7 +146,7 @@ def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -
     enc_b, enc_s = encodings_of(batched), encodings_of(single)
     for u in users:
         single.recommend(u, 10)
-        idx = batched.runtime.state.users.index(u)
+        idx = batched.user_index(u)
         np.testing.assert_allclose(
             enc_b._states[idx].encoding, enc_s._states[idx].encoding, atol=1e-5
         )
@@ -138,7 +155,7 @@ def test_batched_refresh_equals_per_request_updates(sasrec_snapshot: Snapshot) -
 
 
 def test_http_recommendations_go_through_the_micro_batcher(
-    sasrec_snapshot: Snapshot, tmp_path: Path
+    sasrec_snapshot: Snapshot, pseudonyms: Pseudonyms, tmp_path: Path
 ) -> None:
     import asyncio
 
@@ -147,7 +164,7 @@ def test_http_recommendations_go_through_the_micro_batcher(
     from liverec.api.app import create_app
     from liverec.config import Settings
 
-    service = open_service(sasrec_snapshot)
+    service = open_service(sasrec_snapshot, pseudonyms)
     assert service.config.micro_batch  # the default
     app = create_app(Settings(home=tmp_path, watch_snapshots_s=0), service=service)
 

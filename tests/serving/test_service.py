@@ -109,7 +109,7 @@ def test_a_restart_replays_the_log_after_the_snapshot(
     service: LiveService, snapshot_dir: Path
 ) -> None:
     service.ingest([click("196", "50"), click("newbie", "50")])
-    reopened = LiveService.open(snapshot_dir, service.log, service.config)
+    reopened = LiveService.open(snapshot_dir, service.log, service.config, service.pseudonyms)
     assert reopened.profile("196") == service.profile("196")
     assert reopened.profile("newbie").event_count == 1
 
@@ -159,7 +159,7 @@ def test_pipeline_item_cf_matches_the_offline_model_for_a_user_without_new_event
     rt = service.runtime
     cfg = rt.snapshot.components["itemcf"].component.config
     offline = ItemCF(cfg).fit(ml100k.interactions)
-    u = rt.state.users.index("196")
+    u = service.user_index("196")
     ctx = rt.pipeline.context(u)
     window = rt.pipeline.config.history_window
     channel = next(c for c in rt.pipeline.channels if c.name == "itemcf")

@@ -6,18 +6,26 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
 from liverec import __version__
 from liverec.api import errors
+from liverec.api.auth import AuthMiddleware
+from liverec.api.limits import LimitsMiddleware
 from liverec.api.metrics import LatencyMiddleware, Metrics
 from liverec.api.routes import events, items, system, users
+from liverec.api.schemas import EventBatch, EventIn
 from liverec.config import Settings
+from liverec.core.audit import AuditLog
+from liverec.core.keys import KeyStore
 from liverec.events.schema import LogEntry
 from liverec.events.store import EventLog, open_event_log
 from liverec.serving.batching import MicroBatcher
@@ -34,18 +42,17 @@ def open_service(settings: Settings, event_log: EventLog | None = None) -> LiveS
     from liverec.serving.snapshot import train_snapshot
 
     log_ = event_log or open_event_log(settings.event_log_url)
-    path = latest_snapshot(settings.snapshots)
-    if path is None:
+    if latest_snapshot(settings.snapshots) is None:
         log.info("no snapshot under %s: training one", settings.snapshots)
         dataset = load_dataset(settings.dataset, settings.home)
-        path = train_snapshot(
+        train_snapshot(
             dataset,
             _all_entries(log_),
             settings.snapshots,
             log=log.info,
             models_dir=settings.models_dir,
         )
-    return LiveService.open(path, log_, settings.service)
+    return LiveService.open(settings.snapshots, log_, settings.service, settings.pseudonyms())
 
 
 def _all_entries(log_: EventLog) -> list[LogEntry]:
@@ -84,6 +91,25 @@ class SnapshotWatcher:
                 log.exception("reloading the newest snapshot failed")
 
 
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the schemas that ``POST /v1/events`` refers to: its body is
+    parsed by hand (one event, a batch or an array), so FastAPI does not list them itself."""
+    if app.openapi_schema is None:
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        found = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in (EventIn, EventBatch):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            found.update(schema.pop("$defs", {}))
+            found[model.__name__] = schema
+        app.openapi_schema = doc
+    return app.openapi_schema
+
+
 def create_app(settings: Settings | None = None, service: LiveService | None = None) -> FastAPI:
     """Build the app; the model is loaded (or trained) by the lifespan hook, not at import."""
     settings = settings or Settings()
@@ -93,6 +119,12 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
         # The request path's small products must not wait on a BLAS thread pool (the CLI
         # also sets OPENBLAS_NUM_THREADS before numpy loads; this covers library use).
         threadpool_limits(1, user_api="blas")
+        keys.refresh()
+        if not keys.configured():
+            log.warning(
+                "no API keys: the API is OPEN to every process on this machine (loopback only); "
+                "create one with: liverec keys create --scope admin"
+            )
         svc = service if service is not None else await run_in_threadpool(open_service, settings)
         app.state.service = svc
         app.state.batcher = MicroBatcher(svc.prepare) if svc.config.micro_batch else None
@@ -106,6 +138,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
         finally:
             if watcher is not None:
                 watcher.stop()
+            audit.close()
             if service is None:
                 svc.log.close()
 
@@ -118,6 +151,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.service = service
+    app.state.settings = settings
     app.state.batcher = None
     metrics = Metrics(lambda: getattr(app.state, "service", None))
     app.state.metrics = metrics
@@ -125,5 +159,10 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
     for module in (events, users, items, system):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
+    keys = KeyStore(settings.home)
+    audit = AuditLog(settings.home)
+    app.add_middleware(LimitsMiddleware, config=settings.limits)
+    app.add_middleware(AuthMiddleware, keys=keys, audit=audit, config=settings.auth)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)  # outermost: times denials too
     return app

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from liverec.core.errors import ConfigError, DataError, LiverecError, UnknownIdError
+from liverec.events.store import EventLogError
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,15 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def liverec_error(request: Request, exc: Exception) -> Response:
     """Domain errors: unknown ids are 404 on the path, 422 inside a body; the rest 400."""
+    if isinstance(exc, EventLogError):
+        # A storage fault is the server's, and passes: 503 + Retry-After, never a 4xx that a
+        # client would not retry. The detail (file paths) stays in the server log.
+        log.warning("event log failure on %s %s: %.300s", request.method, _route(request), exc)
+        response = error_response(
+            503, "storage_unavailable", "the event log cannot be written now; retry shortly"
+        )
+        response.headers["Retry-After"] = "1"
+        return response
     if isinstance(exc, UnknownIdError):
         status = 422 if request.method in ("POST", "PUT") else 404
         return error_response(status, "not_found" if status == 404 else "unknown_id", str(exc))
@@ -75,7 +85,7 @@ async def liverec_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (404 route, 405 method) in the same shape."""
     assert isinstance(exc, StarletteHTTPException)
-    names = {404: "not_found", 405: "method_not_allowed"}
+    names = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}
     message = str(exc.detail)
     if exc.status_code == 404 and message == "Not Found":
         message = f"no route {request.method} {request.url.path}; see /docs"
@@ -84,8 +94,14 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     """Anything else: logged with its traceback, answered without one."""
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.exception("unhandled error on %s %s", request.method, _route(request))
     return error_response(500, "internal_error", "the server failed to answer; see its log")
+
+
+def _route(request: Request) -> str:
+    """The route template (``/v1/users/{user_id}``): logs never carry a user id."""
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched route"))
 
 
 def install(app: FastAPI) -> None:

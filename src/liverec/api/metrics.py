@@ -81,6 +81,20 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+class StatusRecorder:
+    """A ``send`` that passes every message on and remembers the response status."""
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.status = 500  # until a response starts: what an unhandled error becomes
+
+    async def __call__(self, message: Message) -> None:
+        """Forward ``message``, noting the status of ``http.response.start``."""
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self.send(message)
+
+
 class LatencyMiddleware:
     """Pure ASGI middleware (no per-request task like BaseHTTPMiddleware) timing each route."""
 
@@ -95,18 +109,12 @@ class LatencyMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        recorder = StatusRecorder(send)
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive, recorder)
         finally:
             route = scope.get("route")
+            status = recorder.status
             key = (scope["method"], getattr(route, "path", None) or "unmatched", status)
             child = self._children.get(key)
             if child is None:  # labels() takes a lock and builds a key: do it once per series

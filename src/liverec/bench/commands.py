@@ -7,7 +7,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from liverec.bench import ablation, encoder, freshness, naive, sasrec, scale, serve
+from liverec.bench import (
+    ablation,
+    durability,
+    encoder,
+    freshness,
+    naive,
+    sasrec,
+    scale,
+    serve,
+    soak,
+)
 from liverec.bench.report import machine, table, update_section, write_json
 from liverec.features.text import RUNTIMES
 
@@ -249,3 +259,100 @@ def bench_scale(bench: scale.ScaleBench, workdir: Path, out: Path, docs: Path | 
     if docs is not None and len(measured) > 1:
         plot = scale.plot_scale(measured, docs.parent / "scale.png")
         print(f"wrote {plot}", file=sys.stderr)
+
+
+def bench_durability(home: Path, cycles: int, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench durability`` with one and with two workers."""
+    import tempfile
+
+    from liverec.bench.server import prepare_home
+    from liverec.data.sources import load_dataset
+    from liverec.serving.snapshot import TrainConfig, train_snapshot
+
+    _before_run()
+    dataset = load_dataset("ml-100k", home)
+    results = []
+    for workers in (1, 2):
+        print(f"bench durability: {workers} worker(s), {cycles} kill -9 cycles", file=sys.stderr)
+        with tempfile.TemporaryDirectory() as tmp:
+            scratch = prepare_home(home, Path(tmp) / "home")
+            light = TrainConfig(components=("pop", "itemcf"))  # the log is under test
+            train_snapshot(
+                dataset, [], scratch / "snapshots" / "ml-100k", light, log=lambda _: None
+            )
+            bench = durability.DurabilityBench(cycles=cycles, workers=workers)
+            log_url = f"sqlite:///{Path(tmp) / 'events.db'}"
+            found = durability.run_durability(
+                scratch, log_url, bench, log=lambda s: print(s, file=sys.stderr)
+            )
+            results.append(found.to_json())
+    rows = [
+        [
+            str(r["workers"]),
+            str(r["cycles"]),
+            f"{r['batches_sent']:,}",
+            f"{r['events_acked']:,}",
+            str(r["lost_acked"]),
+            str(r["partial"]),
+            str(r["unacked_present"]),
+        ]
+        for r in results
+    ]
+    headers = [
+        "workers",
+        "kill -9 cycles",
+        "batches sent",
+        "events acknowledged",
+        "acknowledged lost",
+        "partial batches",
+        "unacknowledged yet whole",
+    ]
+    text = table(rows, headers)
+    print(text)
+    body = _header("Durability: kill -9 under concurrent ingest") + "\n" + text + "\n"
+    _write("durability", {"results": results}, body, out, docs)
+
+
+def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench soak`` against a server with the default components."""
+    import tempfile
+
+    from liverec.bench.server import Server, prepare_home
+    from liverec.data.sources import load_dataset
+    from liverec.serving.snapshot import train_snapshot
+
+    _before_run()
+    dataset = load_dataset("ml-100k", home)
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = prepare_home(home, Path(tmp) / "home")
+        root = scratch / "snapshots" / "ml-100k"
+        train_snapshot(dataset, [], root, log=lambda _: None, models_dir=home / "models")
+        print(
+            f"bench soak: {bench.minutes:g} min, {bench.users:,} users, {bench.rate:g} req/s",
+            file=sys.stderr,
+        )
+        with Server(scratch, f"sqlite:///{Path(tmp) / 'events.db'}") as server:
+            doc = soak.run_soak(
+                server, bench, dataset.n_items, log=lambda s: print(s, file=sys.stderr)
+            )
+    load = doc["load"]
+    put = doc["healthz_during_put_ms"]
+    rows = [
+        ["mixed load served", f"{load['rps']:,.1f} req/s of {bench.rate:g} offered"],
+        ["latency p50 / p99", f"{load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms"],
+        ["errors (any non-2xx, timeouts)", str(load["errors"])],
+        [
+            f"RSS after {bench.warmup_minutes:g} min warm-up / at the end",
+            f"{doc['rss_after_warmup_bytes'] / 2**30:.2f} / {doc['rss_end_bytes'] / 2**30:.2f} GB "
+            f"({doc['rss_growth']:+.1%})",
+        ],
+        [
+            f"/healthz while a maximal PUT is in flight ({doc['max_puts']} PUTs, "
+            f"{put['n']} probes)",
+            f"p50 {put['p50']} ms, max {put['max']} ms",
+        ],
+    ]
+    text = table(rows, ["soak", "measured"])
+    print(text)
+    body = _header("Soak: mixed load over many users; maximal writes") + "\n" + text + "\n"
+    _write("soak", doc, body, out, docs)

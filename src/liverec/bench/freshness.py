@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from liverec.bench.server import Server, prepare_home
+from liverec.data import movielens
 from liverec.data.sources import load_dataset
 from liverec.serving.snapshot import train_snapshot
 
@@ -108,7 +109,7 @@ def run_freshness(
             models_dir=source_home / "models",
         )
         with Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers) as server:
-            result = measure(server.port, list(dataset.users.raw_ids), bench)
+            result = measure(server.port, movielens.raw_user_ids(source_home), bench)
     log(
         f"  {bench.workers} worker(s): p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} "
         f"ms, visible on first read {result['visible_on_first_read']:.1%}"

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from liverec.core.privacy import Pseudonyms
 from liverec.data.dataset import Dataset
 from liverec.data.interactions import Histories
 from liverec.data.sources import load_dataset
@@ -75,6 +76,7 @@ def run_naive(
             open_event_log("memory://"),
             Path(tmp),
             config,
+            Pseudonyms.passthrough(),  # the dataset's user ids already are pseudonyms
         )
         users = np.random.default_rng(0).choice(dataset.n_users, requests, replace=True)
         seen = it.to_csr()

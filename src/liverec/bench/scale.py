@@ -31,6 +31,7 @@ from liverec.bench.report import table
 from liverec.bench.serve import scenarios
 from liverec.bench.server import Server
 from liverec.core.errors import LiverecError
+from liverec.core.privacy import Pseudonyms
 
 SIZES = ("S", "M", "L")
 CHANNELS = ("itemcf", "als", "content", "sasrec", "trending", "pop")
@@ -188,12 +189,16 @@ def holdout_accuracy(
     for name, pipeline in configs.items():
         config = ServiceConfig(pipeline=pipeline)
         service = LiveService(
-            Runtime.build(snapshot, config), open_event_log("memory://"), path.parent, config
+            Runtime.build(snapshot, config),
+            open_event_log("memory://"),
+            path.parent,
+            config,
+            Pseudonyms.for_home(home),  # the holdout file has raw ids, like a client
         )
         state = service.runtime.state
         ranks = []
         for case in cases:
-            u = state.users.get(case["user_id"])
+            u = service.user_index(case["user_id"])
             target = state.catalog.ids.get(case["item_id"])
             if u is None or target is None or target in set(state.histories.seen(u).tolist()):
                 continue  # a repeat of a seen item cannot be recommended by any method
@@ -262,7 +267,7 @@ def serve_and_load(
     bench: ScaleBench, home: Path, name: str, work: Path, log: Callable[[str], None]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Start the service as a user would, measure its start and memory, then load it."""
-    users = _sample_ids(home / "datasets" / name / "users.arrow", bench.load_users)
+    users = _raw_users(work / "synth" / "events.parquet", bench.load_users)
     items = _sample_ids(home / "datasets" / name / "items.arrow", bench.load_users)
     server = Server(
         home, f"sqlite:///{work / 'events.db'}", dataset=name, env={"OPENBLAS_NUM_THREADS": "1"}
@@ -318,6 +323,24 @@ def run_scale(
         "accuracy": accuracy,
         "bench_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
+
+
+def _raw_users(events: Path, n: int) -> list[str]:
+    """Up to ``n`` raw user ids from row groups spread over the synthetic events file (users
+    are written in order, so the sample spans light and heavy ones); the dataset under the
+    home holds only their pseudonyms."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(events)
+    groups = np.unique(np.linspace(0, f.num_row_groups - 1, 64).astype(int)).tolist()
+    per_group = -(-n // len(groups))
+    seen: dict[str, None] = {}
+    for g in groups:
+        distinct = pc.unique(f.read_row_group(g, columns=["user_id"]).column(0))
+        step = max(1, len(distinct) // per_group)
+        seen.update(dict.fromkeys(distinct.take(list(range(0, len(distinct), step))).to_pylist()))
+    return list(seen)[:n]
 
 
 def _sample_ids(path: Path, n: int) -> list[str]:

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from liverec.bench import wrk
+from liverec.bench.auth import auth_overhead_us
 from liverec.bench.report import table
 from liverec.bench.server import Server, call, prepare_home
+from liverec.data import movielens
 from liverec.data.dataset import Dataset
 from liverec.data.sources import load_dataset
 from liverec.serving.snapshot import TrainConfig, train_snapshot
@@ -113,7 +115,8 @@ def run_serve(
         home = _trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
         server = Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers, env)
         with server:
-            return _run_all(server, dataset.users.raw_ids, dataset.items.raw_ids, bench, log)
+            users = movielens.raw_user_ids(source_home)
+            return _run_all(server, users, dataset.items.raw_ids, bench, log)
 
 
 def _run_all(
@@ -143,7 +146,10 @@ def _run_all(
             )
             results.append(pr)
     health = call(server.url + "/healthz")[1]
+    auth = auth_overhead_us()
+    log(f"  API-key check: {auth['median_us']:.2f} us per request (median of 7 rounds)")
     return {
+        "auth_check_us": auth,
         "settings": {
             "seconds": bench.seconds,
             "warmup": bench.warmup,
@@ -191,7 +197,9 @@ def run_variants(
         }
         chosen = [
             sc
-            for sc in scenarios(dataset.users.raw_ids, dataset.items.raw_ids, bench.connections)
+            for sc in scenarios(
+                movielens.raw_user_ids(source_home), dataset.items.raw_ids, bench.connections
+            )
             if not bench.only or sc.name.startswith(bench.only)
         ]
         try:
@@ -246,6 +254,22 @@ def serve_table(doc: dict[str, Any]) -> str:
                 f"{r['p99_ms']:.2f}",
                 str(r["errors"]),
                 ratio,
+            ]
+        )
+    if "auth_check_us" in doc:
+        a = doc["auth_check_us"]
+        rows.append(
+            [
+                f"API-key check (in process), µs: median {a['median_us']:.2f}, range "
+                f"{a['min_us']:.2f}-{a['max_us']:.2f}",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
             ]
         )
     header = [

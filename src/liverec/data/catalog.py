@@ -20,6 +20,12 @@ from numpy.typing import NDArray
 
 from liverec.data.arrowio import read_arrow, write_arrow
 
+# Bounds on an item's text, the same at the API and in import: text is encoded on writes.
+MAX_TITLE = 500
+MAX_DESCRIPTION = 10_000
+MAX_GENRE = 100
+MAX_GENRES = 50
+
 
 @dataclass(frozen=True)
 class Item:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -18,10 +19,35 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.privacy import MAX_ID_LENGTH, id_problem
 from liverec.core.types import EventType
+from liverec.data.catalog import MAX_GENRE, MAX_GENRES
 
 # Above this an epoch number cannot be seconds (year 5138); it is read as milliseconds.
 EPOCH_MS = 1e11
+MAX_ATTRIBUTE = 1_000  # a user attribute (country, age band, ...)
+MAX_VALUE = 1e9  # ratings and amounts; a float32 turns 1e39 into inf
+MAX_AHEAD_S = 86_400.0  # a clock may run a little fast; a year ahead would own "trending"
+
+
+def latest_timestamp() -> float:
+    """The latest event time accepted now: a day ahead of this machine's clock."""
+    return time.time() + MAX_AHEAD_S
+
+
+def time_problem(ts: float, latest: float) -> str | None:
+    """Why ``ts`` (epoch seconds) is outside the accepted window, or None.
+
+    >>> time_problem(-1.0, 1e9), time_problem(2e9, 1e9), time_problem(5e8, 1e9)
+    ('is before 1970', 'is more than a day ahead of the clock', None)
+    """
+    if ts < 0:
+        return "is before 1970"
+    if ts > latest:
+        return "is more than a day ahead of the clock"
+    return None
+
+
 _NUMERIC = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$"
 Column = Any  # a pyarrow Array, or a list of Python values
 Bools = NDArray[np.bool_]
@@ -106,14 +132,21 @@ def blank(value: object) -> bool:
     )
 
 
-def text(value: object, col: str) -> str | None:
+def text(value: object, col: str, max_length: int = MAX_ID_LENGTH) -> str | None:
     """Stripped text of a scalar cell; None when blank.
 
     Raises
     ------
     RejectedError
-        If the cell is not text or a number.
+        If the cell is not text or a number, or longer than ``max_length`` characters.
     """
+    out = _text(value, col)
+    if out is not None and len(out) > max_length:
+        raise RejectedError(f"{col} is longer than {max_length:,} characters ({len(out):,})")
+    return out
+
+
+def _text(value: object, col: str) -> str | None:
     if blank(value):
         return None
     if isinstance(value, str):
@@ -127,16 +160,20 @@ def text(value: object, col: str) -> str | None:
 
 
 def required(value: object, col: str) -> str:
-    """Text of a cell that must be present.
+    """An id cell (blanks at either end trimmed): present, and following the id rule.
 
     Raises
     ------
     RejectedError
-        If it is blank or not text or a number.
+        If it is blank, not text or a number, or breaks the rule (``id_problem``): an
+        over-long or multi-line value is what a CSV with a stray quote turns into.
     """
     out = text(value, col)
     if out is None:
         raise RejectedError(f"missing field {col!r}")
+    problem = id_problem(out)
+    if problem is not None:
+        raise RejectedError(f"{col} {shown(out)} {problem}")
     return out
 
 
@@ -173,6 +210,8 @@ def value_of(raw: object, col: str) -> float | None:
         raise RejectedError(f"{col} {shown(raw)} is not a finite number")
     if v < 0:
         raise RejectedError(f"negative {col} {v:g}")
+    if v > MAX_VALUE:
+        raise RejectedError(f"{col} {v:g} is above the limit {MAX_VALUE:g}")
     return v
 
 
@@ -186,6 +225,16 @@ def timestamp_of(raw: object) -> float:
     RejectedError
         If it is none of those.
     """
+    ts = _seconds(raw)
+    if ts is None:
+        raise RejectedError(f"unparsable timestamp {shown(raw)}")
+    problem = time_problem(ts, latest_timestamp())
+    if problem is not None:
+        raise RejectedError(f"timestamp {shown(raw)} {problem}")
+    return ts
+
+
+def _seconds(raw: object) -> float | None:
     if isinstance(raw, date):
         moment = raw if isinstance(raw, datetime) else datetime(raw.year, raw.month, raw.day)
         return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
@@ -198,7 +247,7 @@ def timestamp_of(raw: object) -> float:
             return moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()
         except ValueError:
             pass
-    raise RejectedError(f"unparsable timestamp {shown(raw)}")
+    return None
 
 
 def year_of(raw: object) -> int | None:
@@ -228,22 +277,34 @@ def genres_of(raw: object) -> tuple[str, ...]:
     if blank(raw):
         return ()
     if isinstance(raw, list | tuple):
-        parts = [text(g, "genres") or "" for g in raw]
+        parts = [text(g, "genres", MAX_GENRE) or "" for g in raw]
     elif isinstance(raw, str):
         sep = next((s for s in "|,;" if s in raw), None)
         parts = raw.split(sep) if sep else [raw]
     else:
         raise RejectedError(f"genres must be a list or a string, found {type(raw).__name__}")
-    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    out = tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+    if len(out) > MAX_GENRES or any(len(g) > MAX_GENRE for g in out):
+        raise RejectedError(f"genres: at most {MAX_GENRES} of at most {MAX_GENRE} characters each")
+    return out
 
 
-def attribute_of(value: object) -> str:
-    """A user attribute as text ('' when blank; JSON for anything but text and numbers)."""
+def attribute_of(value: object, col: str = "attribute") -> str:
+    """A user attribute as text ('' when blank; JSON for anything but text and numbers).
+
+    Raises
+    ------
+    RejectedError
+        If it is longer than ``MAX_ATTRIBUTE`` characters.
+    """
     if blank(value):
         return ""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
-        return text(value, "") or ""
-    return json.dumps(value, default=str, ensure_ascii=False)
+        return text(value, col, MAX_ATTRIBUTE) or ""
+    out = json.dumps(value, default=str, ensure_ascii=False)
+    if len(out) > MAX_ATTRIBUTE:
+        raise RejectedError(f"{col} is longer than {MAX_ATTRIBUTE:,} characters")
+    return out
 
 
 # --- vectorised path --------------------------------------------------------------------------
@@ -259,7 +320,13 @@ def ids(column: Column) -> tuple[Any, Bools]:
     t = column.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         trimmed = pc.fill_null(pc.utf8_trim_whitespace(column), "").cast(pa.string())
-        return trimmed, np.asarray(pc.equal(trimmed, "").to_numpy(zero_copy_only=False), bool)
+        # Anything but a short printable-ASCII id without '/' (or '.', '..') takes the scalar
+        # path, which applies the id rule exactly and names the row.
+        odd = pc.or_(
+            pc.match_substring_regex(trimmed, r"[^\x20-\x2e\x30-\x7e]|^\.\.?$|^$"),
+            pc.greater(pc.utf8_length(trimmed), MAX_ID_LENGTH),
+        )
+        return trimmed, np.asarray(odd.to_numpy(zero_copy_only=False), bool)
     if pa.types.is_integer(t):
         return pc.fill_null(column.cast(pa.string()), ""), _nulls(column)
     if pa.types.is_floating(t):
@@ -286,11 +353,11 @@ def timestamps(column: Column) -> tuple[NDArray[np.float64], Bools]:
     t = column.type
     if _is_number(t):
         f = _floats(column)
-        return np.where(np.abs(f) > EPOCH_MS, f / 1000, f), ~np.isfinite(f)
+        return _windowed(np.where(np.abs(f) > EPOCH_MS, f / 1000, f), ~np.isfinite(f))
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         seconds = pc.cast(column.cast(pa.timestamp("us", tz=getattr(t, "tz", None))), pa.int64())
         f = _floats(seconds) / 1e6
-        return f, ~np.isfinite(f)
+        return _windowed(f, ~np.isfinite(f))
     if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
         return _unconverted(len(column))
     out, numeric, empty = _numeric_strings(column)
@@ -302,7 +369,13 @@ def timestamps(column: Column) -> tuple[NDArray[np.float64], Bools]:
         if parsed is not None:
             out[rest] = parsed
             suspect[rest] = False
-    return out, suspect
+    return _windowed(out, suspect)
+
+
+def _windowed(ts: NDArray[np.float64], suspect: Bools) -> tuple[NDArray[np.float64], Bools]:
+    """Rows outside the accepted time window also take the scalar path, which names them."""
+    with np.errstate(invalid="ignore"):
+        return ts, suspect | (ts < 0) | (ts > latest_timestamp())
 
 
 def _iso(strings: Any) -> NDArray[np.float64] | None:
@@ -328,10 +401,11 @@ def values(column: Column) -> tuple[NDArray[np.float64], Bools]:
     t = column.type
     if _is_number(t):
         f = _floats(column)
-        return f, (~np.isfinite(f) & ~_nulls(column)) | (f < 0)
+        return f, (~np.isfinite(f) & ~_nulls(column)) | (f < 0) | (f > MAX_VALUE)
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         f, numeric, empty = _numeric_strings(column)
-        return f, (~numeric & ~empty) | (numeric & (~np.isfinite(f) | (f < 0)))
+        bad = ~np.isfinite(f) | (f < 0) | (f > MAX_VALUE)
+        return f, (~numeric & ~empty) | (numeric & bad)
     if pa.types.is_null(t):
         return np.full(len(column), np.nan), np.zeros(len(column), bool)
     return _unconverted(len(column))
@@ -377,9 +451,10 @@ def scalar_rows(
     return done, failed
 
 
-def texts(column: Column | None, n: int) -> tuple[Any, Bools]:
+def texts(column: Column | None, n: int, max_length: int) -> tuple[Any, Bools]:
     """(stripped text, null where blank; rows needing the scalar path) of a text column
-    (``None``: the file has no such column) of ``n`` rows."""
+    (``None``: the file has no such column) of ``n`` rows; longer texts go to the scalar
+    path, which rejects them by name."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -394,7 +469,10 @@ def texts(column: Column | None, n: int) -> tuple[Any, Bools]:
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_integer(t):
         text = pc.utf8_trim_whitespace(column.cast(pa.string()))
         blank = pc.equal(text, "")
-        return pc.if_else(blank, pa.nulls(n, pa.string()), text), np.zeros(n, bool)
+        long = pc.fill_null(pc.greater(pc.utf8_length(text), max_length), False)
+        return pc.if_else(blank, pa.nulls(n, pa.string()), text), long.to_numpy(
+            zero_copy_only=False
+        )
     return pa.nulls(n, pa.string()), np.ones(n, bool)  # floats and the rest: exact path
 
 

@@ -11,13 +11,15 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import scipy.sparse as sp
 
 from liverec.core.errors import DatasetNotFoundError, LiverecError
+from liverec.core.privacy import Pseudonyms
 from liverec.data.arrowio import read_arrow, write_arrow
 from liverec.data.catalog import Catalog, Item
 from liverec.data.idmap import IdMap
@@ -25,7 +27,7 @@ from liverec.data.interactions import Interactions
 
 __all__ = ["Catalog", "Dataset", "Item"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: user ids are pseudonyms
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -79,6 +81,40 @@ class Dataset:
             f"{self.name}: {self.n_users:,} users, {self.n_items:,} items, "
             f"{n:,} interactions (density {density:.2%})"
         )
+
+    def pseudonymised(self, pseudonyms: Pseudonyms) -> Dataset:
+        """The same dataset with every user id replaced by its pseudonym."""
+        return replace(self, users=self.users.mapped(pseudonyms.many))
+
+    def without_users(self, user_ids: Collection[str]) -> tuple[Dataset, int]:
+        """The dataset with these users and all their events gone (later users move up one
+        index per removed user); returns it and how many events were dropped."""
+        import pyarrow as pa
+
+        gone = sorted({u for u in (self.users.get(x) for x in user_ids) if u is not None})
+        if not gone:
+            return self, 0
+        keep_user = np.ones(self.n_users, bool)
+        keep_user[gone] = False
+        new_index = np.cumsum(keep_user, dtype=np.int64) - 1
+        rows = keep_user[self.interactions.uidx]
+        kept = self.interactions.select(rows)
+        users = IdMap(self.users.arrow.filter(pa.array(keep_user)), kind=self.users.kind)
+        interactions = Interactions(
+            new_index[kept.uidx].astype(np.int32),
+            kept.iidx,
+            kept.ts,
+            kept.etype,
+            kept.value,
+            len(users),
+            self.n_items,
+        )
+        attrs = {
+            k: tuple(v for v, keep in zip(col, keep_user, strict=True) if keep)
+            for k, col in self.user_attributes.items()
+        }
+        out = replace(self, users=users, interactions=interactions, user_attributes=attrs)
+        return out, int(len(self.interactions) - len(kept))
 
     def save(self, directory: Path) -> None:
         """Write the dataset to ``directory`` (created if missing), events sorted by user."""
@@ -142,7 +178,7 @@ def validate_name(name: str) -> str:
     LiverecError
         If it has characters other than letters, digits, '.', '_' and '-'.
     """
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise LiverecError(
             f"dataset name {name!r} is not valid: expected 1-64 letters, digits, '.', '_' or '-'"
         )
@@ -174,8 +210,13 @@ def user_attribute_columns(
     return {c: tuple(rows.get(u, {}).get(c, "") for u in users.raw_ids) for c in columns}
 
 
-def save_atomically(dataset: Dataset, target: Path, home: Path) -> None:
-    """Save into a temporary folder, then swap it in, so a failure leaves any old copy whole."""
+def save_atomically(
+    dataset: Dataset, target: Path, home: Path, pseudonyms: Pseudonyms | None = None
+) -> None:
+    """Save a dataset read from outside (raw user ids) under ``home``: user ids pseudonymised
+    (``home``'s secret unless ``pseudonyms`` is given), written into a temporary folder, then
+    swapped in, so a failure leaves any old copy whole."""
+    dataset = dataset.pseudonymised(pseudonyms or Pseudonyms.for_home(home))
     try:
         home.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=home))

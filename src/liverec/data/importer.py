@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from liverec.core.errors import DataError, LiverecError, RowError
 from liverec.data import convert
-from liverec.data.catalog import Catalog
+from liverec.data.catalog import MAX_DESCRIPTION, MAX_TITLE, Catalog
 from liverec.data.dataset import Dataset, dataset_dir, save_atomically, validate_name
 from liverec.data.eventfile import (
     EventColumns,
@@ -80,6 +80,7 @@ def import_dataset(
     *,
     home: Path,
     strict: bool = False,
+    replace: bool = False,
     batch_rows: int | None = None,
 ) -> ImportReport:
     """Validate the files, save them as dataset ``name`` under ``home`` and report on every row.
@@ -89,10 +90,16 @@ def import_dataset(
     DataError
         If a file is missing, unreadable, lacks a required column or has no usable row.
     LiverecError
-        If the name is not usable or the dataset cannot be written.
+        If the name is not usable, a dataset of that name exists and ``replace`` is False
+        (checked before reading anything), or the dataset cannot be written.
     """
     events, items = Path(events), Path(items)
     name = _dataset_name(name, events)
+    if not replace and (dataset_dir(home, name) / "meta.json").exists():
+        raise LiverecError(
+            f"a dataset named {name!r} exists under {home}; pass --replace to overwrite it "
+            f"(its snapshots stay until you train again)"
+        )
     rows_per_batch = {} if batch_rows is None else {"batch_rows": batch_rows}
     item_table = open_table(items, ("item_id",), **rows_per_batch)
     catalog, item_errors = _read_catalog(item_table)
@@ -195,10 +202,10 @@ def _scalar_item(cells: dict[str, object]) -> dict[str, object]:
     item_id = convert.required(cells.get("item_id"), "item_id")
     return {
         "item_id": item_id,
-        "title": convert.text(cells.get("title"), "title") or item_id,
+        "title": convert.text(cells.get("title"), "title", MAX_TITLE) or item_id,
         "year": convert.year_of(cells.get("year")),
         "genres": list(convert.genres_of(cells.get("genres"))),
-        "description": convert.text(cells.get("description"), "description") or "",
+        "description": convert.text(cells.get("description"), "description", MAX_DESCRIPTION) or "",
     }
 
 
@@ -215,10 +222,10 @@ def _item_batch(batch: RecordBatch) -> tuple[Any, list[tuple[int, str]]]:
     cols = batch.columns
     ids, bad = convert.ids(cols["item_id"])
     n = len(batch)
-    title, bad_title = convert.texts(cols.get("title"), n)
+    title, bad_title = convert.texts(cols.get("title"), n, MAX_TITLE)
     year, bad_year = convert.years(cols.get("year"), n)
     genres, bad_genres = convert.genre_lists(cols.get("genres"), n)
-    description, bad_desc = convert.texts(cols.get("description"), n)
+    description, bad_desc = convert.texts(cols.get("description"), n, MAX_DESCRIPTION)
     bad = bad | bad_title | bad_year | bad_genres | bad_desc
     table = pa.table(
         {
@@ -292,7 +299,7 @@ def _user_batch(batch: RecordBatch, columns: list[str]) -> tuple[Any, list[tuple
     ids, bad = convert.ids(batch.columns["user_id"])
     attrs = {}
     for c in columns:
-        text, bad_text = convert.texts(batch.columns[c], n)
+        text, bad_text = convert.texts(batch.columns[c], n, convert.MAX_ATTRIBUTE)
         attrs[c] = pc.fill_null(text, "")
         bad |= bad_text
     schema = pa.schema([(c, pa.string()) for c in ("user_id", *columns)] + [("record", pa.int64())])
@@ -300,7 +307,7 @@ def _user_batch(batch: RecordBatch, columns: list[str]) -> tuple[Any, list[tuple
     table = table.filter(pa.array(~bad))
 
     def scalar(cells: dict[str, object]) -> dict[str, object]:
-        out = {c: convert.attribute_of(cells.get(c)) for c in columns}
+        out = {c: convert.attribute_of(cells.get(c), c) for c in columns}
         return {"user_id": convert.required(cells.get("user_id"), "user_id"), **out}
 
     suspect = np.flatnonzero(bad)

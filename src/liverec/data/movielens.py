@@ -141,6 +141,12 @@ def read_raw(raw_dir: Path) -> Dataset:
     )
 
 
+def raw_user_ids(home: Path) -> list[str]:
+    """The raw user ids of the fetched files, in dataset order (the stored dataset holds only
+    pseudonyms; load generators call the API with raw ids, as a client would)."""
+    return list(read_raw(home / "raw" / NAME).users.raw_ids)
+
+
 def fetch(home: Path, wheel: Path | None = None, *, force: bool = False) -> Path:
     """Make ML-100K available under ``home``; returns the dataset folder.
 

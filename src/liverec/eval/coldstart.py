@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.eval import metrics
@@ -145,8 +146,12 @@ def _service(
         train_config = base.model_copy(update={"params": params})
     snap = train_snapshot(train, [], root, train_config, log=lambda *_: None, models_dir=models_dir)
     config = replay_config()
-    return LiveService(
-        Runtime.build(load_snapshot(snap), config), open_event_log("memory://"), root, config
+    return LiveService(  # the dataset's user ids already are pseudonyms
+        Runtime.build(load_snapshot(snap), config),
+        open_event_log("memory://"),
+        root,
+        config,
+        Pseudonyms.passthrough(),
     )
 
 
@@ -222,6 +227,7 @@ def cold_users(
                 open_event_log("memory://"),
                 snap_dir,
                 snapshot_service.config,
+                snapshot_service.pseudonyms,
             )
             out[n] = _evaluate(dataset, train, cases, service, k, seed, ingest=True)
     return out

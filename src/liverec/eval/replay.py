@@ -23,6 +23,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.eval import metrics
@@ -145,7 +146,9 @@ def replay(
         )
         # The durable SQLite log, as in production, so ingest times include the commit.
         log = open_event_log(f"sqlite:///{Path(tmp) / 'events.db'}")
-        service = LiveService(Runtime.build(load_snapshot(snap_dir), config), log, root, config)
+        # the dataset's user ids already are pseudonyms: the service takes them as they are
+        runtime = Runtime.build(load_snapshot(snap_dir), config)
+        service = LiveService(runtime, log, root, config, Pseudonyms.passthrough())
         try:
             return _walk(
                 dataset, split, mode, service, k, retrain_every, train_config, progress, models_dir

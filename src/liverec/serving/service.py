@@ -12,17 +12,19 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from liverec.core.errors import LiverecError, UnknownIdError
+from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.catalog import Item
 from liverec.events.schema import Event, LoggedEvent
-from liverec.events.store import EventLog
+from liverec.events.store import EventLog, EventLogError
 from liverec.serving.cache import ResultCache
+from liverec.serving.erasure import ErasureReport, erase_user
 from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived
-from liverec.serving.snapshot import latest_snapshot, load_snapshot
+from liverec.serving.snapshot import MANIFEST, list_snapshots, load_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,17 @@ class RecommendationResult:
     cached: bool
     took_ms: float
     stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+def answer_bytes(result: RecommendationResult) -> int:
+    """Approximate memory of a cached answer. Calibrated with tracemalloc: 5.5 KB for k=10
+    and 51 KB for k=100 with two reasons per item, i.e. ~460 bytes per answer plus ~300 per
+    item, plus its strings (genre names are shared with the catalog)."""
+    size = 460
+    for it in result.items:
+        size += 300 + len(it.item_id) + len(it.title) + 8 * len(it.genres)
+        size += sum(len(r) + 50 for r in it.reasons)
+    return size
 
 
 @dataclass(frozen=True)
@@ -92,27 +105,79 @@ class IngestResult:
     last_seq: int
 
 
-class LiveService:
-    """Ingest and recommend over a swappable runtime, with a result cache."""
+def newest_runtime(
+    root: Path, config: ServiceConfig, candidates: Sequence[Path] | None = None
+) -> Runtime:
+    """A runtime on the newest snapshot under ``root`` that loads; each one that does not
+    (corrupt, truncated, from another version) is skipped with a warning naming it.
 
-    def __init__(self, runtime: Runtime, log_: EventLog, snapshots: Path, config: ServiceConfig):
+    Raises
+    ------
+    LiverecError
+        If none loads (or there is none), naming each one tried and why.
+    """
+    tried: list[str] = []
+    for path in reversed(candidates if candidates is not None else list_snapshots(root)):
+        try:
+            return Runtime.build(load_snapshot(path), config)
+        except Exception as e:  # any damage to any file of a snapshot must be survivable
+            why = f"{path}: {type(e).__name__}: {str(e)[:200]}"
+            log.warning("skipping snapshot that does not load: %s", why)
+            tried.append(why)
+    if not tried:
+        raise LiverecError(f"no snapshot under {root}; run: liverec train")
+    raise LiverecError("no snapshot loads: " + "; ".join(tried))
+
+
+class LiveService:
+    """Ingest and recommend over a swappable runtime, with a result cache.
+
+    Callers use raw user ids; the service turns each into its pseudonym on the way in
+    (``pseudonyms``), so the log, the state, the cache and the snapshots never hold a raw id.
+    Answers carry the caller's id back.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        log_: EventLog,
+        snapshots: Path,
+        config: ServiceConfig,
+        pseudonyms: Pseudonyms,
+    ) -> None:
         self.config = config
+        self.pseudonyms = pseudonyms
         self.log = log_
         self.snapshots = snapshots
         self._runtime = runtime
-        self.cache: ResultCache[RecommendationResult] = ResultCache(config.cache)
+        self.cache: ResultCache[RecommendationResult] = ResultCache(config.cache, answer_bytes)
         self._write_lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._unloadable: set[str] = set()  # snapshot versions that failed to load
         self.events_ingested = 0
         self.swaps = 0
         self.answers = 0  # lists computed (not served from the cache)
         self.degraded_answers = 0
+        self.storage_failure: str | None = None  # the last append's error, until one succeeds
 
     @classmethod
-    def open(cls, snapshot_dir: Path, log_: EventLog, config: ServiceConfig) -> LiveService:
-        """Load a snapshot and replay the log entries it does not contain."""
+    def open(
+        cls, snapshot_dir: Path, log_: EventLog, config: ServiceConfig, pseudonyms: Pseudonyms
+    ) -> LiveService:
+        """Serve ``snapshot_dir`` (or, given the folder of snapshots, the newest one that
+        loads) and replay the log entries it does not contain.
+
+        Raises
+        ------
+        LiverecError
+            If no snapshot can be loaded; the message names each one and why.
+        """
         t0 = time.perf_counter()
-        runtime = Runtime.build(load_snapshot(snapshot_dir), config)
+        if (snapshot_dir / MANIFEST).exists():
+            runtime = Runtime.build(load_snapshot(snapshot_dir), config)
+            root = snapshot_dir.parent
+        else:
+            runtime, root = newest_runtime(snapshot_dir, config), snapshot_dir
         replayed = runtime.catch_up(log_)
         log.info(
             "serving snapshot %s; replayed %d log entries in %.2f s",
@@ -120,7 +185,7 @@ class LiveService:
             replayed,
             time.perf_counter() - t0,
         )
-        service = cls(runtime, log_, snapshot_dir.parent, config)
+        service = cls(runtime, log_, root, config, pseudonyms)
         freeze_long_lived()
         return service
 
@@ -155,6 +220,8 @@ class LiveService:
         if not events:
             last = self.log.last_seq()
             return IngestResult(0, last, last)
+        of = self.pseudonyms.of
+        events = [replace(e, user_id=of(e.user_id)) for e in events]
         with self._write_lock:
             rt = self._runtime
             if self.config.shared_log:
@@ -166,7 +233,12 @@ class LiveService:
                         f"events[{pos}].item_id: unknown item {e.item_id!r}; add it first with "
                         f"PUT /v1/items/{e.item_id}"
                     )
-            first, last = self.log.append(events)
+            try:
+                first, last = self.log.append(events)
+            except EventLogError as e:
+                self.storage_failure = str(e)
+                raise
+            self.storage_failure = None
             if first == rt.state.applied_seq + 1:
                 logged = [LoggedEvent(first + k, e) for k, e in enumerate(events)]
                 rt.state.apply(logged)
@@ -203,16 +275,17 @@ class LiveService:
         self.catch_up()
         rt = self._runtime
         state = rt.state
-        uidx = state.users.get(user_id)
+        pseudonym = self.pseudonyms.of(user_id)
+        uidx = state.users.get(pseudonym)
         count = state.histories.event_count(uidx) if uidx is not None else 0
         params = (k, explain, tuple(exclude), tuple(g.lower() for g in genres))
         # A catalog change can change any list (filters, new items), so it is part of the key.
         version = f"{rt.version}/{state.catalog.version}"
-        cached = None if fresh else self.cache.get(user_id, params, count, version)
+        cached = None if fresh else self.cache.get(pseudonym, params, count, version)
         if cached is not None:
             took = round((time.perf_counter() - t0) * 1e3, 3)
             return RecommendationResult(
-                cached.user_id,
+                user_id,
                 cached.items,
                 cached.model_version,
                 cached.degraded,
@@ -238,8 +311,8 @@ class LiveService:
         self.answers += 1
         self.degraded_answers += bool(out.degraded)
         # A degraded answer is not cached: the next request should try the full pipeline.
-        if not out.degraded:
-            self.cache.put(user_id, params, count, version, result)
+        if not out.degraded:  # cached under the pseudonym, without the caller's id
+            self.cache.put(pseudonym, params, count, version, replace(result, user_id=""))
         return result
 
     def prepare(self, user_ids: Sequence[str]) -> int:
@@ -251,7 +324,8 @@ class LiveService:
             return 0
         state = rt.state
         window = self.config.pipeline.history_window
-        known = [u for u in (state.users.get(x) for x in user_ids) if u is not None]
+        pseudonyms = self.pseudonyms.many(user_ids)
+        known = [u for u in (state.users.get(x) for x in pseudonyms) if u is not None]
         return rt.prepare([(u, state.histories.history(u, window)) for u in known])
 
     def profile(self, user_id: str, limit: int | None = None) -> UserProfile:
@@ -264,7 +338,9 @@ class LiveService:
         """
         self.catch_up()
         state = self._runtime.state
-        uidx = state.users.index(user_id)
+        uidx = state.users.get(self.pseudonyms.of(user_id))
+        if uidx is None:
+            raise UnknownIdError(f"unknown user id {user_id!r}")
         h = state.histories.history(uidx, limit or self.config.history_limit)
         items = state.catalog.items(h.items[::-1])
         recent = [
@@ -272,6 +348,22 @@ class LiveService:
             for it, ts, t in zip(items, h.ts[::-1].tolist(), h.types[::-1].tolist(), strict=True)
         ]
         return UserProfile(user_id, h.event_count, recent)
+
+    def readiness_problem(self) -> str | None:
+        """Why this service cannot take writes now (None when it can): the last append
+        failed, or the log cannot be read."""
+        if self.storage_failure is not None:
+            return self.storage_failure
+        try:
+            self.log.last_seq()
+        except EventLogError as e:
+            return str(e)
+        return None
+
+    def user_index(self, user_id: str) -> int | None:
+        """The internal index of a raw user id (None for a user never seen)."""
+        self.catch_up()
+        return self._runtime.state.users.get(self.pseudonyms.of(user_id))
 
     def similar(self, item_id: str, k: int = 10) -> SimilarResult:
         """Items like ``item_id``: co-occurrence, ALS-vector, text and genre similarity blended.
@@ -301,6 +393,33 @@ class LiveService:
         catalog = self._runtime.state.catalog
         return catalog.item(catalog.ids.index(item_id))
 
+    def erase_user(
+        self, user_id: str, home: Path, dataset: str, models_dir: Path | None = None
+    ) -> ErasureReport:
+        """Erase the user everywhere (see ``liverec.serving.erasure``) and serve the result.
+
+        Raises
+        ------
+        UnknownIdError
+            If the user is in neither the log, the dataset nor any snapshot.
+        """
+        pseudonym = self.pseudonyms.of(user_id)
+        report = erase_user(
+            pseudonym,
+            home=home,
+            dataset=dataset,
+            log=self.log,
+            snapshots=self.snapshots,
+            models_dir=models_dir,
+            progress=log.info,
+        )
+        self.cache.invalidate({pseudonym})
+        if report.snapshot is not None and report.snapshot != self.version:
+            self.reload(self.snapshots / report.snapshot)
+        if not report.found:
+            raise UnknownIdError(f"unknown user id {user_id!r}")
+        return report
+
     # --- model swap ------------------------------------------------------------------------
     def reload(self, directory: Path | None = None) -> bool:
         """Swap to ``directory`` (default: the newest snapshot) if it is not already served.
@@ -309,12 +428,20 @@ class LiveService:
         only the final catch-up and the reference swap happen under the write lock.
         """
         with self._reload_lock:
-            path = directory or latest_snapshot(self.snapshots)
-            if path is None:
-                raise LiverecError(f"no snapshot under {self.snapshots}; run: liverec train")
-            if path.name == self._runtime.version:
-                return False
-            runtime = Runtime.build(load_snapshot(path), self.config)
+            if directory is not None:
+                if directory.name == self._runtime.version:
+                    return False
+                runtime = Runtime.build(load_snapshot(directory), self.config)
+            else:
+                newer = [p for p in list_snapshots(self.snapshots) if p.name > self.version]
+                newer = [p for p in newer if p.name not in self._unloadable]
+                if not newer:
+                    return False
+                try:
+                    runtime = newest_runtime(self.snapshots, self.config, newer)
+                except LiverecError:
+                    self._unloadable.update(p.name for p in newer)  # said once, not every poll
+                    raise
             runtime.catch_up(self.log)
             with self._write_lock:
                 runtime.catch_up(self.log)

@@ -13,7 +13,8 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,31 @@ from liverec.models.registry import COMPONENTS, component_class, default_compone
 MANIFEST = "manifest.json"
 MODELS_DIR = ".models"
 FORMAT = 2
+ERASURES = ".erasures"  # a counter bumped by every user erasure (see ``serving.erasure``)
+
+
+@contextmanager
+def erasure_lock(root: Path) -> Iterator[None]:
+    """Held by an erasure for its whole run and by training while it publishes a snapshot, so
+    a snapshot is either published before an erasure looks or checked against it after."""
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / f"{ERASURES}.lock").open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def erasure_generation(root: Path) -> int:
+    """How many erasures have run under ``root``; a training run that sees this change
+    between its start and its end may hold an erased user and must not be published."""
+    try:
+        return int((root / ERASURES).read_text() or 0)
+    except FileNotFoundError:
+        return 0
 
 
 class TrainConfig(BaseModel):
@@ -75,6 +101,15 @@ class TrainConfig(BaseModel):
             out.append(cls.from_params(self.params.get(name)))
         return out
 
+    @classmethod
+    def of_manifest(cls, manifest: dict[str, Any]) -> TrainConfig:
+        """The config a snapshot was trained with (to train it again on changed data)."""
+        parts = manifest["components"]
+        return cls(
+            components=tuple(parts),
+            params={name: part["config"] for name, part in parts.items()},
+        )
+
     def with_optional(self, names: Iterable[str]) -> TrainConfig:
         """This config with optional components (e.g. sasrec) added."""
         return self.model_copy(update={"components": (*self.components, *names)})
@@ -107,8 +142,11 @@ class Snapshot:
         return self.data.n_items
 
 
-def merge_log(dataset: Dataset, entries: Iterable[LogEntry]) -> tuple[Dataset, int]:
-    """The dataset with logged item upserts and events applied; returns it and the last seq.
+def merge_log(
+    dataset: Dataset, entries: Iterable[LogEntry], since_seq: int = 0
+) -> tuple[Dataset, int]:
+    """The dataset with logged item upserts and events applied; returns it and the last seq
+    (``since_seq`` when there are none: the dataset already holds the log up to it).
 
     New users and items get the next indices, so every index of ``dataset`` stays valid.
     """
@@ -117,7 +155,7 @@ def merge_log(dataset: Dataset, entries: Iterable[LogEntry]) -> tuple[Dataset, i
     changed: dict[str, Item] = {}
     new_items: dict[str, Item] = {}
     rows: list[tuple[str, str, float, int, float]] = []
-    last_seq = 0
+    last_seq = since_seq
     for entry in entries:
         last_seq = max(last_seq, entry.seq)
         if isinstance(entry, LoggedItem):
@@ -165,7 +203,7 @@ def merge_log(dataset: Dataset, entries: Iterable[LogEntry]) -> tuple[Dataset, i
     return merged, last_seq
 
 
-def _new_version(root: Path) -> str:
+def new_version(root: Path) -> str:
     """A version name later than every existing one (microseconds, bumped past collisions)."""
     now = time.time()
     name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
@@ -184,15 +222,22 @@ def train_snapshot(
     log: Callable[[str], None] = print,
     models_dir: Path | None = None,
     progress: bool = False,
+    since_seq: int = 0,
+    check_erasures: bool = True,
 ) -> Path:
-    """Train every configured component on the dataset plus the log; write a new snapshot."""
+    """Train every configured component on the dataset plus the log; write a new snapshot.
+
+    ``since_seq``: the dataset already holds the log up to this entry (a snapshot's data).
+    ``check_erasures=False`` only for the erasure's own run, which holds the erasure lock.
+    """
     config = config or TrainConfig()
     components = config.build()
     t0 = time.perf_counter()
-    data, last_seq = merge_log(dataset, entries)
+    generation = erasure_generation(root)
+    data, last_seq = merge_log(dataset, entries, since_seq)
     log(f"training on {data.summary()} (log up to seq {last_seq})")
     root.mkdir(parents=True, exist_ok=True)
-    version = _new_version(root)
+    version = new_version(root)
     tmp = root / f".tmp-{version}"
     ctx = TrainContext(
         data=data, models_dir=models_dir or root / MODELS_DIR, log=log, progress=progress
@@ -223,7 +268,18 @@ def train_snapshot(
     }
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
     final = root / version
-    os.replace(tmp, final)
+    if not check_erasures:
+        os.replace(tmp, final)
+        log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
+        return final
+    with erasure_lock(root):
+        if erasure_generation(root) != generation:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise LiverecError(
+                "a user was erased while this snapshot was training, so it may still hold "
+                "them; it was discarded: train again"
+            )
+        os.replace(tmp, final)
     log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
     return final
 

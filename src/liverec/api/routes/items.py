@@ -5,27 +5,37 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from liverec.api.deps import service_of
-from liverec.api.schemas import ItemIn, ItemOut, SimilarOut
+from liverec.api.schemas import (
+    PROTECTED_ERRORS,
+    WRITE_ERRORS,
+    ItemIn,
+    ItemOut,
+    PathId,
+    SimilarOut,
+)
 
 router = APIRouter(tags=["items"])
-ItemId = Annotated[str, Path(min_length=1, max_length=256)]
+ItemId = PathId
 
 
 @router.put(
     "/v1/items/{item_id}",
     summary="Add or update a catalog item (recommendable on the next request)",
-    responses={200: {"model": ItemOut}, 201: {"model": ItemOut}},
+    responses={200: {"model": ItemOut}, 201: {"model": ItemOut}, **WRITE_ERRORS},
 )
 async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
     """201 when the item is new, 200 when it replaced an existing one."""
     service = service_of(request)
     existed = item_id in service.runtime.state.catalog.ids
     item = body.to_item(item_id)
-    service.upsert_item(item)
+    # Upserting encodes the item's text (milliseconds to tens of them): never on the loop,
+    # where it would hold up every other request, /healthz included.
+    await run_in_threadpool(service.upsert_item, item)
     return Response(
         orjson.dumps(item.to_json()),
         status_code=200 if existed else 201,
@@ -33,7 +43,11 @@ async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
     )
 
 
-@router.get("/v1/items/{item_id}", summary="A catalog item", responses={200: {"model": ItemOut}})
+@router.get(
+    "/v1/items/{item_id}",
+    summary="A catalog item",
+    responses={200: {"model": ItemOut}, **PROTECTED_ERRORS},
+)
 async def get_item(item_id: ItemId, request: Request) -> Response:
     """The item's text fields; 404 when it is not in the catalog."""
     return Response(
@@ -44,7 +58,7 @@ async def get_item(item_id: ItemId, request: Request) -> Response:
 @router.get(
     "/v1/items/{item_id}/similar",
     summary="Items similar to this one",
-    responses={200: {"model": SimilarOut}},
+    responses={200: {"model": SimilarOut}, **PROTECTED_ERRORS},
 )
 async def similar(
     item_id: ItemId, request: Request, k: Annotated[int, Query(ge=1, le=100)] = 10

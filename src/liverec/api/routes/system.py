@@ -10,12 +10,20 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from liverec.api.deps import service_of
+from liverec.api.errors import error_response
+from liverec.api.schemas import PROTECTED_ERRORS, ErrorOut, HealthOut, ReadyOut, ReloadOut
+from liverec.core.errors import LiverecError
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-@router.get("/healthz", tags=["system"], summary="Liveness and the model being served")
+@router.get(
+    "/healthz",
+    tags=["system"],
+    summary="Liveness and the model being served",
+    responses={200: {"model": HealthOut}},
+)
 async def healthz(request: Request) -> Response:
     """``{"status": "ok", ...}`` once a model is loaded."""
     service = service_of(request)
@@ -27,7 +35,34 @@ async def healthz(request: Request) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/metrics", tags=["system"], summary="Prometheus metrics")
+@router.get(
+    "/readyz",
+    tags=["system"],
+    summary="Readiness: can this process take writes now?",
+    responses={200: {"model": ReadyOut}, 503: {"model": ReadyOut}},
+)
+async def readyz(request: Request) -> Response:
+    """``{"status": "ready"}``, or 503 ``{"status": "failing"}`` while the event log fails
+    (a load balancer takes the process out until it recovers)."""
+    problem = await run_in_threadpool(service_of(request).readiness_problem)
+    if problem is None:
+        return Response(orjson.dumps({"status": "ready"}), media_type="application/json")
+    body = {"status": "failing", "reason": "the event log cannot be written or read"}
+    return Response(orjson.dumps(body), status_code=503, media_type="application/json")
+
+
+@router.get(
+    "/metrics",
+    tags=["system"],
+    summary="Prometheus metrics",
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **PROTECTED_ERRORS,
+    },
+)
 async def metrics(request: Request) -> Response:
     """Latency histograms per route, cache hit ratio, events ingested, model version."""
     return Response(
@@ -35,11 +70,24 @@ async def metrics(request: Request) -> Response:
     )
 
 
-@router.post("/v1/admin/reload", tags=["system"], summary="Swap to the newest snapshot")
+@router.post(
+    "/v1/admin/reload",
+    tags=["system"],
+    summary="Swap to the newest snapshot",
+    responses={
+        200: {"model": ReloadOut},
+        **PROTECTED_ERRORS,
+        503: {"model": ErrorOut, "description": "no newer snapshot loads; still serving"},
+    },
+)
 async def reload(request: Request) -> Response:
-    """Load the newest snapshot in the background of serving, then swap atomically."""
+    """Load the newest snapshot in the background of serving, then swap atomically; a
+    snapshot that does not load leaves the current one serving (503, naming it)."""
     service = service_of(request)
-    swapped = await run_in_threadpool(service.reload)
+    try:
+        swapped = await run_in_threadpool(service.reload)
+    except LiverecError as e:
+        return error_response(503, "reload_failed", str(e)[:2000])
     body = {"swapped": swapped, "model_version": service.version}
     return Response(orjson.dumps(body), media_type="application/json")
 

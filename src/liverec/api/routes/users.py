@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from liverec.api.deps import service_of
-from liverec.api.schemas import RecommendationsOut, UserOut
+from liverec.api.schemas import (
+    PROTECTED_ERRORS,
+    WRITE_ERRORS,
+    ErasureOut,
+    PathId,
+    RecommendationsOut,
+    UserOut,
+)
 
 router = APIRouter(tags=["users"])
-UserId = Annotated[str, Path(min_length=1, max_length=256)]
+UserId = PathId
 
 
 def _csv(text: str | None) -> list[str]:
@@ -22,7 +31,7 @@ def _csv(text: str | None) -> list[str]:
 @router.get(
     "/v1/users/{user_id}/recommendations",
     summary="Recommendations for a user, with reasons",
-    responses={200: {"model": RecommendationsOut}},
+    responses={200: {"model": RecommendationsOut}, **PROTECTED_ERRORS},
 )
 async def recommendations(
     user_id: UserId,
@@ -52,7 +61,7 @@ async def recommendations(
 @router.get(
     "/v1/users/{user_id}",
     summary="A user's recent history, newest first",
-    responses={200: {"model": UserOut}},
+    responses={200: {"model": UserOut}, **PROTECTED_ERRORS},
 )
 async def user_profile(
     user_id: UserId,
@@ -63,3 +72,21 @@ async def user_profile(
     return Response(
         orjson.dumps(service_of(request).profile(user_id, limit)), media_type="application/json"
     )
+
+
+@router.delete(
+    "/v1/users/{user_id}",
+    summary="Erase a user: events, state and what was learned from them (admin)",
+    responses={200: {"model": ErasureOut}, **PROTECTED_ERRORS, 503: WRITE_ERRORS[503]},
+)
+async def delete_user(user_id: UserId, request: Request) -> Response:
+    """Remove the user from the event log, the dataset, every snapshot and every worker's
+    state; answers when the snapshot without them is served (a retrain of its components)."""
+    settings = request.app.state.settings
+    service = service_of(request)
+    report = await run_in_threadpool(
+        service.erase_user, user_id, settings.home, settings.dataset, settings.models_dir
+    )
+    request.state.audit_count = report.log_events + report.dataset_events
+    body = ErasureOut(user_id=user_id, **dataclasses.asdict(report))
+    return Response(body.model_dump_json(), media_type="application/json")

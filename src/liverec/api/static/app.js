@@ -7,8 +7,16 @@ let shownIds = [];
 
 class ApiError extends Error {}
 
+// The API key is entered once and kept for this browser tab only (sessionStorage).
+const KEY_STORE = "liverec.apiKey";
+
+function apiKey() {
+  return sessionStorage.getItem(KEY_STORE) || "";
+}
+
 async function api(method, path, body) {
   const init = { method, headers: { Accept: "application/json" } };
+  if (apiKey()) init.headers.Authorization = `Bearer ${apiKey()}`;
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -29,6 +37,7 @@ async function api(method, path, body) {
     const message = data && data.message ? data.message : `${response.status} ${response.statusText}`;
     const err = new ApiError(message);
     err.status = response.status;
+    if (response.status === 401) askForKey(message);
     throw err;
   }
   return data;
@@ -277,6 +286,22 @@ async function saveItem(form) {
 
 // ---- wiring --------------------------------------------------------------------------------------
 
+function askForKey(why) {
+  $("key-form").hidden = false;
+  $("key-why").textContent = `${why}: enter an API key (liverec keys create --scope write)`;
+  $("key-input").focus();
+}
+
+function useKey(form) {
+  const key = $("key-input").value.trim();
+  if (!key) return;
+  sessionStorage.setItem(KEY_STORE, key);
+  $("key-input").value = "";
+  form.hidden = true;
+  clearError();
+  setStatus("API key saved for this tab");
+}
+
 async function showHealth() {
   const h = await api("GET", "/healthz");
   $("health").textContent = `model ${h.model_version} · log seq ${h.applied_seq}`;
@@ -299,6 +324,10 @@ document.addEventListener("DOMContentLoaded", () => {
   $("item-form").addEventListener("submit", (e) => {
     e.preventDefault();
     guarded(() => saveItem(e.target));
+  });
+  $("key-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    useKey(e.target);
   });
   guarded(showHealth);
   const m = /^#user=(.+)$/.exec(location.hash);
