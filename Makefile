@@ -55,6 +55,8 @@ bench: install system-deps
 	$(BIN)/liverec bench content
 	$(BIN)/liverec bench encoder
 	$(BIN)/liverec bench sasrec --model out/models/sasrec  # after make evaluate
+	$(BIN)/liverec bench durability --cycles 20
+	$(BIN)/liverec bench soak
 
 lint: install
 	$(BIN)/ruff check src tests

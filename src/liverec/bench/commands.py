@@ -337,6 +337,7 @@ def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) 
             )
     load = doc["load"]
     put = doc["healthz_during_put_ms"]
+    calm = doc["healthz_between_puts_ms"]
     rows = [
         ["mixed load served", f"{load['rps']:,.1f} req/s of {bench.rate:g} offered"],
         ["latency p50 / p99", f"{load['p50_ms']:.2f} / {load['p99_ms']:.2f} ms"],
@@ -349,7 +350,11 @@ def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) 
         [
             f"/healthz while a maximal PUT is in flight ({doc['max_puts']} PUTs, "
             f"{put['n']} probes)",
-            f"p50 {put['p50']} ms, max {put['max']} ms",
+            f"p50 {put['p50']} ms, p99 {put['p99']} ms, max {put['max']} ms",
+        ],
+        [
+            f"/healthz under the same load, no PUT in flight ({calm['n']} probes)",
+            f"p50 {calm['p50']} ms, p99 {calm['p99']} ms, max {calm['max']} ms",
         ],
     ]
     text = table(rows, ["soak", "measured"])

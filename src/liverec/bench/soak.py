@@ -93,6 +93,7 @@ class _Probe:
         self.stop = threading.Event()
         self.putting = threading.Event()
         self.during_put_ms: list[float] = []
+        self.between_puts_ms: list[float] = []  # the same load without a PUT in flight
         self.puts = 0
 
     def put_loop(self) -> None:
@@ -106,10 +107,27 @@ class _Probe:
 
     def health_loop(self) -> None:
         while not self.stop.wait(0.005):
+            during = self.putting.is_set()
             t0 = time.perf_counter()
             call(self.url + "/healthz", timeout=5)
-            if self.putting.is_set():
-                self.during_put_ms.append((time.perf_counter() - t0) * 1e3)
+            ms = (time.perf_counter() - t0) * 1e3
+            if during and self.putting.is_set():  # in flight for the whole probe
+                self.during_put_ms.append(ms)
+            elif not during and not self.putting.is_set():
+                self.between_puts_ms.append(ms)
+
+
+def _summary(ms: list[float]) -> dict[str, float | int | None]:
+    """Count, median, 99th percentile and maximum of sorted latencies."""
+    if not ms:
+        return {"n": 0, "p50": None, "p99": None, "max": None}
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return {
+        "n": len(ms),
+        "p50": round(statistics.median(ms), 2),
+        "p99": round(p99, 2),
+        "max": round(ms[-1], 2),
+    }
 
 
 def run_soak(
@@ -141,6 +159,7 @@ def run_soak(
     last = samples[-1][1] if samples else 0
     growth = (last - after_warmup) / after_warmup if after_warmup else 0.0
     put_ms = sorted(probe.during_put_ms)
+    calm_ms = sorted(probe.between_puts_ms)
     log(
         f"  RSS {after_warmup / 2**30:.2f} GB after warm-up, {last / 2**30:.2f} GB at the end "
         f"({growth:+.1%}); /healthz during {probe.puts} maximal PUTs: max "
@@ -157,9 +176,6 @@ def run_soak(
         "rss_growth": round(growth, 4),
         "flat": abs(growth) <= bench.tolerance,
         "max_puts": probe.puts,
-        "healthz_during_put_ms": {
-            "n": len(put_ms),
-            "p50": round(statistics.median(put_ms), 2) if put_ms else None,
-            "max": round(put_ms[-1], 2) if put_ms else None,
-        },
+        "healthz_during_put_ms": _summary(put_ms),
+        "healthz_between_puts_ms": _summary(calm_ms),
     }

@@ -240,6 +240,11 @@ class _OnnxEncoder(TextEncoder):
         self._tokenizer.enable_truncation(config.max_length)
 
     def _tokenize(self, texts: list[str]) -> list[list[int]]:
+        # Only the first max_length word pieces are kept, and a piece is rarely over 16
+        # characters: cut before tokenising, so a 10,000-character description costs what
+        # a 4,096-character one does (tokenising holds the GIL, and the event loop waits).
+        limit = self.config.max_length * 16
+        texts = [t[:limit] for t in texts]
         if len(texts) == 1:
             return [self._tokenizer.encode(texts[0]).ids]
         return [e.ids for e in self._tokenizer.encode_batch(texts)]
