@@ -61,3 +61,10 @@ def test_deleting_an_unknown_user_is_a_clear_error(
 ) -> None:
     assert main(["users", "delete", "nobody"]) == 2
     assert "unknown user id 'nobody'" in capsys.readouterr().err
+
+
+def test_version_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip().startswith("liverec 0.")

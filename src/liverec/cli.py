@@ -506,7 +506,10 @@ def cmd_catalog_dupes(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from liverec import __version__
+
     p = argparse.ArgumentParser(prog="liverec", description=__doc__)
+    p.add_argument("--version", action="version", version=f"liverec {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     data = sub.add_parser("data", help="fetch, import and list datasets")
