@@ -57,7 +57,8 @@ class RecommendationResult:
 
 
 def answer_bytes(result: RecommendationResult) -> int:
-    """Approximate memory of a cached answer. Calibrated with tracemalloc: 5.5 KB for k=10
+    """Approximate memory of a cached answer. Calibrated with tracemalloc
+    (docs/scripts/cache_size.py): 5.5 KB for k=10
     and 51 KB for k=100 with two reasons per item, i.e. ~460 bytes per answer plus ~300 per
     item, plus its strings (genre names are shared with the catalog)."""
     size = 460
