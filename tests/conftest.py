@@ -98,14 +98,8 @@ def pseudonyms(session_home: Path) -> Pseudonyms:
 @pytest.fixture
 def service(snapshot: Snapshot, snapshot_dir: Path, pseudonyms: Pseudonyms) -> LiveService:
     """A live service over the session snapshot with its own in-memory event log."""
-    from liverec.events.store import open_event_log
-    from liverec.serving.service import LiveService, Runtime, ServiceConfig
+    from liverec.serving.service import LiveService, ServiceConfig
 
-    config = ServiceConfig(pipeline=UNHURRIED_PIPELINE)
-    return LiveService(
-        Runtime.build(snapshot, config),
-        open_event_log("memory://"),
-        snapshot_dir.parent,
-        config,
-        pseudonyms,
+    return LiveService.open(
+        snapshot, config=ServiceConfig(pipeline=UNHURRIED_PIPELINE), pseudonyms=pseudonyms
     )

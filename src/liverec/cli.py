@@ -305,15 +305,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train the serving models on the dataset plus the event log; write a new snapshot."""
-    from liverec.api.app import _all_entries
     from liverec.data.sources import load_dataset
-    from liverec.events.store import open_event_log
+    from liverec.events.store import open_event_log, read_all
     from liverec.serving.snapshot import prune_snapshots, train_snapshot
 
     settings = _settings(dataset=args.dataset)
     dataset = load_dataset(settings.dataset, settings.home)
     with open_event_log(settings.event_log_url) as event_log:
-        entries = _all_entries(event_log)
+        entries = read_all(event_log)
     config = _train_config(args.models, args.param, args.skip)
     path = train_snapshot(
         dataset,

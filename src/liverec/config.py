@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from liverec.api.auth import AuthConfig
 from liverec.api.limits import LimitsConfig
+from liverec.core.paths import Paths
 from liverec.core.privacy import Pseudonyms
 from liverec.serving.service import ServiceConfig
 
@@ -48,24 +49,19 @@ class Settings(BaseSettings):
         return v.expanduser() if v is not None else None
 
     @property
-    def datasets_dir(self) -> Path:
-        """Directory holding one folder per fetched or imported dataset."""
-        return self.home / "datasets"
-
-    @property
-    def downloads_dir(self) -> Path:
-        """Directory holding downloaded archives."""
-        return self.home / "downloads"
+    def paths(self) -> Paths:
+        """The layout of ``home``."""
+        return Paths(self.home)
 
     @property
     def models_dir(self) -> Path:
         """Exported encoders and cached item embeddings, shared by every training run."""
-        return self.home / "models"
+        return self.paths.models
 
     @property
     def snapshots(self) -> Path:
         """Directory holding this dataset's versioned snapshots."""
-        return self.snapshots_dir or self.home / "snapshots" / self.dataset
+        return self.snapshots_dir or self.paths.snapshots(self.dataset)
 
     def pseudonyms(self) -> Pseudonyms:
         """Raw user id -> pseudonym under this home's secret (see ``liverec.core.privacy``)."""
@@ -75,4 +71,4 @@ class Settings(BaseSettings):
     @property
     def event_log_url(self) -> str:
         """The event log URL, defaulting to a SQLite file under ``home/state/<dataset>``."""
-        return self.event_log or f"sqlite:///{self.home / 'state' / self.dataset / 'events.db'}"
+        return self.event_log or f"sqlite:///{self.paths.event_log(self.dataset)}"

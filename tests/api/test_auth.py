@@ -12,8 +12,8 @@ from starlette.testclient import TestClient
 from liverec.api.app import create_app
 from liverec.api.auth import AuthConfig
 from liverec.config import Settings
-from liverec.core.audit import AUDIT_FILE
 from liverec.core.keys import KeyStore, Scope
+from liverec.core.paths import Paths
 from liverec.serving.service import LiveService
 
 EVENT = {"user_id": "secret-user-42", "item_id": "50", "type": "click"}
@@ -108,7 +108,7 @@ def test_writes_and_denials_are_audited_without_user_ids(
     client.post("/v1/events", json=EVENT, headers=bearer(keys["read"]))
     client.get("/v1/users/secret-user-42", headers=bearer(keys["read"]))  # reads: not audited
     client.delete("/v1/users/secret-user-42", headers=bearer(keys["write"]))  # denied
-    text = (tmp_path / AUDIT_FILE).read_text()
+    text = Paths(tmp_path).audit.read_text()
     lines = [json.loads(line) for line in text.splitlines()]
     assert [(x["key"], x["route"], x["status"], x["count"], x["outcome"]) for x in lines] == [
         ("write-key", "/v1/events", 200, 2, "ok"),

@@ -6,16 +6,17 @@ from pathlib import Path
 import pytest
 
 from liverec.core.errors import ConfigError, UnknownIdError
-from liverec.core.keys import KEYS_FILE, KeyStore, Scope
+from liverec.core.keys import KeyStore, Scope
+from liverec.core.paths import Paths
 
 
 def test_a_key_is_shown_once_and_stored_only_as_a_hash(tmp_path: Path) -> None:
     store = KeyStore(tmp_path)
     record, key = store.create(Scope.write, "ingest")
-    text = (tmp_path / KEYS_FILE).read_text()
+    text = Paths(tmp_path).keys.read_text()
     assert key not in text and key.split("_")[2] not in text
     assert record.sha256 in text
-    assert stat.S_IMODE((tmp_path / KEYS_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE(Paths(tmp_path).keys.stat().st_mode) == 0o600
     store.refresh()
     found = store.find(key)
     assert found is not None and found.scope is Scope.write and found.name == "ingest"

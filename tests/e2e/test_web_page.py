@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from liverec.api.app import create_app
 from liverec.config import Settings
 from liverec.core.keys import KeyStore, Scope
-from liverec.core.privacy import SECRET_FILE
+from liverec.core.paths import Paths
 from liverec.data.dataset import Dataset
 from liverec.serving.snapshot import train_snapshot
 
@@ -63,7 +63,7 @@ def e2e_snapshots(
 def server_home(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
     """A home of its own, with the session's pseudonym secret (the dataset's user ids)."""
     home = tmp_path_factory.mktemp("e2e-home")
-    shutil.copy(session_home / SECRET_FILE, home / SECRET_FILE)
+    shutil.copy(Paths(session_home).secret, Paths(home).secret)
     return home
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -80,7 +82,7 @@ def test_blocks_and_worker_processes_give_the_same_lists(monkeypatch: pytest.Mon
     np.testing.assert_allclose(a, many.similarity().toarray(), rtol=1e-6)
 
 
-def test_lists_survive_save_and_load_by_memory_map(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_lists_survive_save_and_load_by_memory_map(tmp_path: Path) -> None:
     lists = compute_neighbours(random_log(2), NeighbourConfig(k=4, workers=1))
     lists.save(tmp_path / "n")
     back = nb.NeighbourLists.load(tmp_path / "n")

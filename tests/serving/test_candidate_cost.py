@@ -14,15 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from liverec.core.privacy import Pseudonyms
 from liverec.data.catalog import Catalog
 from liverec.data.dataset import Dataset
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
-from liverec.events.store import open_event_log
-from liverec.serving.runtime import Runtime, ServiceConfig
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import TrainConfig, train_snapshot
 
 ACTIVE_ITEMS = 2_000
 
@@ -44,10 +41,7 @@ def served(tmp_path: Path, n_items: int) -> LiveService:
         components=("pop", "trending", "itemcf", "als", "new"), params={"als": {"iterations": 2}}
     )
     path = train_snapshot(data, [], tmp_path / "snaps", config, log=lambda *_: None)
-    service_config = ServiceConfig()
-    runtime = Runtime.build(load_snapshot(path), service_config)
-    log_ = open_event_log("memory://")
-    return LiveService(runtime, log_, path.parent, service_config, Pseudonyms.passthrough())
+    return LiveService.open(path)
 
 
 def peak_per_request(service: LiveService) -> float:

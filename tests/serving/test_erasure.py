@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from liverec.core.errors import LiverecError, UnknownIdError
-from liverec.core.privacy import SECRET_FILE, Pseudonyms
+from liverec.core.paths import Paths
+from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset, dataset_dir
 from liverec.events.schema import Event
@@ -28,7 +29,7 @@ OTHERS = ["1", "7", "13", "42", "303", "500", "655", "900"]
 def _home(root: Path, session_home: Path, data: Dataset) -> Path:
     home = root / "home"
     home.mkdir(parents=True)
-    shutil.copy(session_home / SECRET_FILE, home / SECRET_FILE)
+    shutil.copy(Paths(session_home).secret, Paths(home).secret)
     data.save(dataset_dir(home, "ml-100k"))
     return home
 

@@ -13,10 +13,9 @@ from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event
-from liverec.events.store import open_event_log
 from liverec.models.sasrec import SASRecConfig
 from liverec.models.sasrec_serve import UserEncodings
-from liverec.serving.service import LiveService, Runtime, ServiceConfig
+from liverec.serving.service import LiveService, ServiceConfig
 from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
 from tests.conftest import UNHURRIED_PIPELINE
 
@@ -41,10 +40,7 @@ def encodings_of(service: LiveService) -> UserEncodings:
 def open_service(snapshot: Snapshot, pseudonyms: Pseudonyms, **config: object) -> LiveService:
     pipeline = {**UNHURRIED_PIPELINE, **config.pop("pipeline", {})}  # type: ignore[dict-item]
     cfg = ServiceConfig(**config, pipeline=pipeline)
-    log_ = open_event_log("memory://")
-    return LiveService(
-        Runtime.build(snapshot, cfg), log_, snapshot.directory.parent, cfg, pseudonyms
-    )
+    return LiveService.open(snapshot, config=cfg, pseudonyms=pseudonyms)
 
 
 def click(user: str, item: str, ts: float | None = None) -> Event:

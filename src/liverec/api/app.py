@@ -26,42 +26,13 @@ from liverec.api.schemas import EventBatch, EventIn
 from liverec.config import Settings
 from liverec.core.audit import AuditLog
 from liverec.core.keys import KeyStore
-from liverec.events.schema import LogEntry
-from liverec.events.store import EventLog, open_event_log
+from liverec.library import open_service
 from liverec.serving.batching import MicroBatcher
+from liverec.serving.runtime import freeze_long_lived
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import latest_snapshot
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-def open_service(settings: Settings, event_log: EventLog | None = None) -> LiveService:
-    """Open the event log and serve the newest snapshot, training one first if there is none."""
-    from liverec.data.sources import load_dataset
-    from liverec.serving.snapshot import train_snapshot
-
-    log_ = event_log or open_event_log(settings.event_log_url)
-    if latest_snapshot(settings.snapshots) is None:
-        log.info("no snapshot under %s: training one", settings.snapshots)
-        dataset = load_dataset(settings.dataset, settings.home)
-        train_snapshot(
-            dataset,
-            _all_entries(log_),
-            settings.snapshots,
-            log=log.info,
-            models_dir=settings.models_dir,
-        )
-    return LiveService.open(settings.snapshots, log_, settings.service, settings.pseudonyms())
-
-
-def _all_entries(log_: EventLog) -> list[LogEntry]:
-    out: list[LogEntry] = []
-    after = 0
-    while batch := log_.read(after, 10_000):
-        out.extend(batch)
-        after = batch[-1].seq
-    return out
 
 
 class SnapshotWatcher:
@@ -125,7 +96,11 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
                 "no API keys: the API is OPEN to every process on this machine (loopback only); "
                 "create one with: liverec keys create --scope admin"
             )
-        svc = service if service is not None else await run_in_threadpool(open_service, settings)
+        if service is None:
+            svc = await run_in_threadpool(open_service, settings)
+            freeze_long_lived()  # the model and state live as long as the server
+        else:
+            svc = service
         app.state.service = svc
         app.state.batcher = MicroBatcher(svc.prepare) if svc.config.micro_batch else None
         watcher = (

@@ -44,7 +44,7 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily(
             "liverec_applied_seq",
             "last event-log entry applied",
-            value=svc.runtime.state.applied_seq,
+            value=svc.applied_seq,
         )
         yield CounterMetricFamily(
             "liverec_model_swaps", "hot swaps to a new snapshot", value=svc.swaps

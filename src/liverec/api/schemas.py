@@ -85,14 +85,6 @@ class EventBatch(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class IngestOut(BaseModel):
-    """How many events were durably logged."""
-
-    accepted: int
-    first_seq: int
-    last_seq: int
-
-
 class ItemIn(BaseModel):
     """A catalog item's text fields."""
 
@@ -119,66 +111,6 @@ class ItemOut(BaseModel):
     year: int | None
     genres: list[str]
     description: str
-
-
-class RecommendedItem(BaseModel):
-    """One recommendation with its reasons."""
-
-    item_id: str
-    title: str
-    genres: list[str]
-    score: float
-    reasons: list[str]
-
-
-class RecommendationsOut(BaseModel):
-    """A user's recommendations and how they were made."""
-
-    user_id: str
-    items: list[RecommendedItem]
-    model_version: str
-    degraded: list[str] = Field(description="stages skipped for this answer, with the reason")
-    cold_start: bool
-    cached: bool
-    took_ms: float
-    stage_ms: dict[str, float]
-
-
-class HistoryEntry(BaseModel):
-    """One past event of a user."""
-
-    item_id: str
-    title: str
-    type: str
-    ts: float
-
-
-class UserOut(BaseModel):
-    """A user's recent history, newest first."""
-
-    user_id: str
-    event_count: int
-    recent: list[HistoryEntry]
-
-
-class ErasureOut(BaseModel):
-    """What deleting a user removed, and the snapshot served without them."""
-
-    user_id: str
-    log_events: int
-    dataset_events: int
-    snapshots_retrained: int
-    snapshots_deleted: int
-    snapshot: str | None
-
-
-class SimilarOut(BaseModel):
-    """Items similar to one item."""
-
-    item_id: str
-    title: str
-    model_version: str
-    items: list[RecommendedItem]
 
 
 class ErrorOut(BaseModel):

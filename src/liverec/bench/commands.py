@@ -19,6 +19,7 @@ from liverec.bench import (
     soak,
 )
 from liverec.bench.report import machine, table, update_section, write_json
+from liverec.core.paths import Paths
 from liverec.features.text import RUNTIMES
 
 
@@ -278,7 +279,7 @@ def bench_durability(home: Path, cycles: int, out: Path, docs: Path | None) -> N
             scratch = prepare_home(home, Path(tmp) / "home")
             light = TrainConfig(components=("pop", "itemcf"))  # the log is under test
             train_snapshot(
-                dataset, [], scratch / "snapshots" / "ml-100k", light, log=lambda _: None
+                dataset, [], Paths(scratch).snapshots("ml-100k"), light, log=lambda _: None
             )
             bench = durability.DurabilityBench(cycles=cycles, workers=workers)
             log_url = f"sqlite:///{Path(tmp) / 'events.db'}"
@@ -325,8 +326,8 @@ def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) 
     dataset = load_dataset("ml-100k", home)
     with tempfile.TemporaryDirectory() as tmp:
         scratch = prepare_home(home, Path(tmp) / "home")
-        root = scratch / "snapshots" / "ml-100k"
-        train_snapshot(dataset, [], root, log=lambda _: None, models_dir=home / "models")
+        root = Paths(scratch).snapshots("ml-100k")
+        train_snapshot(dataset, [], root, log=lambda _: None, models_dir=Paths(home).models)
         print(
             f"bench soak: {bench.minutes:g} min, {bench.users:,} users, {bench.rate:g} req/s",
             file=sys.stderr,

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from liverec.core.paths import Paths
 from liverec.data.interactions import Interactions
 from liverec.data.split import leave_last_out
 from liverec.eval import metrics
@@ -35,7 +36,7 @@ def export(path: Path, home: Path) -> None:
 
     ds = load_dataset("ml-100k", home)
     it = ds.interactions
-    vectors, _ = catalog_vectors(ds.catalog, TextConfig(), home / "models")
+    vectors, _ = catalog_vectors(ds.catalog, TextConfig(), Paths(home).models)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(
         path, uidx=it.uidx, iidx=it.iidx, ts=it.ts, etype=it.etype, value=it.value,

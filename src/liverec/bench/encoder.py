@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liverec.core.errors import ConfigError
+from liverec.core.paths import Paths
 from liverec.data.sources import load_dataset
 from liverec.features.text import RUNTIMES, TextConfig, TextEncoder, export_onnx, load_encoder
 from liverec.features.text import model_dir as text_model_dir
@@ -126,7 +127,7 @@ def run_encoder(
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Measure every runtime x thread count; ``cache_dir`` defaults to ``home/models``."""
-    cache = cache_dir or home / "models"
+    cache = cache_dir or Paths(home).models
     dataset = load_dataset("ml-100k", home)
     texts = [it.text() for it in dataset.catalog]
     if bench.items:

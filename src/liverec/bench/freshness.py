@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from liverec.bench.server import Server, prepare_home
+from liverec.core.paths import Paths
 from liverec.data import movielens
 from liverec.data.sources import load_dataset
 from liverec.serving.snapshot import train_snapshot
@@ -104,9 +105,9 @@ def run_freshness(
         train_snapshot(
             dataset,
             [],
-            home / "snapshots" / "ml-100k",
+            Paths(home).snapshots("ml-100k"),
             log=lambda *_: None,
-            models_dir=source_home / "models",
+            models_dir=Paths(source_home).models,
         )
         with Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers) as server:
             result = measure(server.port, movielens.raw_user_ids(source_home), bench)

@@ -19,16 +19,15 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from liverec.core.privacy import Pseudonyms
+from liverec.core.paths import Paths
 from liverec.data.dataset import Dataset
 from liverec.data.interactions import Histories
 from liverec.data.sources import load_dataset
-from liverec.events.store import open_event_log
 from liverec.models.base import top_k
 from liverec.models.usercf import UserCF
 from liverec.serving.cache import CacheConfig
-from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.serving.snapshot import load_snapshot, train_snapshot
+from liverec.serving.service import LiveService, ServiceConfig
+from liverec.serving.snapshot import train_snapshot
 
 
 def textbook_user_cf(
@@ -69,15 +68,9 @@ def run_naive(
     config = ServiceConfig(cache=CacheConfig(enabled=False))
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         snap = train_snapshot(
-            dataset, [], Path(tmp) / "s", log=lambda *_: None, models_dir=source_home / "models"
+            dataset, [], Path(tmp) / "s", log=lambda *_: None, models_dir=Paths(source_home).models
         )
-        service = LiveService(
-            Runtime.build(load_snapshot(snap), config),
-            open_event_log("memory://"),
-            Path(tmp),
-            config,
-            Pseudonyms.passthrough(),  # the dataset's user ids already are pseudonyms
-        )
+        service = LiveService.open(snap, config=config)  # the ids already are pseudonyms
         users = np.random.default_rng(0).choice(dataset.n_users, requests, replace=True)
         seen = it.to_csr()
         for u in users[:50].tolist():  # warm-up: first calls build lazy indexes

@@ -31,6 +31,7 @@ from liverec.bench.report import table
 from liverec.bench.serve import scenarios
 from liverec.bench.server import Server
 from liverec.core.errors import LiverecError
+from liverec.core.paths import Paths
 from liverec.core.privacy import Pseudonyms
 
 SIZES = ("S", "M", "L")
@@ -166,13 +167,12 @@ def holdout_accuracy(
     import pyarrow.parquet as pq
 
     from liverec.eval import metrics
-    from liverec.events.store import open_event_log
     from liverec.serving.pipeline import PipelineConfig
-    from liverec.serving.runtime import Runtime, ServiceConfig
+    from liverec.serving.runtime import ServiceConfig
     from liverec.serving.service import LiveService
     from liverec.serving.snapshot import latest_snapshot, load_snapshot
 
-    path = latest_snapshot(home / "snapshots" / dataset)
+    path = latest_snapshot(Paths(home).snapshots(dataset))
     assert path is not None
     snapshot = load_snapshot(path)
     cases = pq.read_table(holdout, columns=["user_id", "item_id"]).to_pylist()
@@ -188,13 +188,8 @@ def holdout_accuracy(
     out: dict[str, Any] = {}
     for name, pipeline in configs.items():
         config = ServiceConfig(pipeline=pipeline)
-        service = LiveService(
-            Runtime.build(snapshot, config),
-            open_event_log("memory://"),
-            path.parent,
-            config,
-            Pseudonyms.for_home(home),  # the holdout file has raw ids, like a client
-        )
+        # the holdout file has raw ids, like a client
+        service = LiveService.open(snapshot, config=config, pseudonyms=Pseudonyms.for_home(home))
         state = service.runtime.state
         ranks = []
         for case in cases:
@@ -254,11 +249,11 @@ def _kept_run(work: Path, name: str, log: Callable[[str], None]) -> list[Step]:
         If ``work`` holds no kept run of this size.
     """
     kept = work / "steps.json"
-    if not kept.exists() or not any((work / "home" / "snapshots" / name).glob("2*")):
+    if not kept.exists() or not any(Paths(work / "home").snapshots(name).glob("2*")):
         raise LiverecError(f"no kept run in {work}; run with --keep first")
     for stale in (work / "events.db", work / "events.db-wal", work / "events.db-shm"):
         stale.unlink(missing_ok=True)
-    shutil.rmtree(work / "home" / "state", ignore_errors=True)
+    shutil.rmtree(Paths(work / "home").state(name), ignore_errors=True)
     log(f"  reusing the data and snapshot of {work} (offline steps as measured then)")
     return [Step(**s) for s in json.loads(kept.read_text())]
 
@@ -268,7 +263,7 @@ def serve_and_load(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Start the service as a user would, measure its start and memory, then load it."""
     users = _raw_users(work / "synth" / "events.parquet", bench.load_users)
-    items = _sample_ids(home / "datasets" / name / "items.arrow", bench.load_users)
+    items = _sample_ids(Paths(home).dataset(name) / "items.arrow", bench.load_users)
     server = Server(
         home, f"sqlite:///{work / 'events.db'}", dataset=name, env={"OPENBLAS_NUM_THREADS": "1"}
     )
@@ -304,7 +299,7 @@ def run_scale(
         shutil.rmtree(work, ignore_errors=True)
         steps = offline_steps(bench, files, name, env, log)
     (work / "steps.json").write_text(json.dumps([asdict(s) for s in steps]))
-    manifest = json.loads(next((home / "snapshots" / name).glob("2*/manifest.json")).read_text())
+    manifest = json.loads(next(Paths(home).snapshots(name).glob("2*/manifest.json")).read_text())
     synth = json.loads((files / "synth.json").read_text())
     serve, load = serve_and_load(bench, home, name, work, log)
     log("  accuracy on the planted holdout")

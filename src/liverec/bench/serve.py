@@ -17,6 +17,7 @@ from liverec.bench import wrk
 from liverec.bench.auth import auth_overhead_us
 from liverec.bench.report import table
 from liverec.bench.server import Server, call, prepare_home
+from liverec.core.paths import Paths
 from liverec.data import movielens
 from liverec.data.dataset import Dataset
 from liverec.data.sources import load_dataset
@@ -97,8 +98,10 @@ class ServeBench:
 def _trained_home(source: Path, target: Path, dataset: Dataset, train: TrainConfig) -> Path:
     """A scratch home with a copy of the dataset and a freshly trained snapshot in it."""
     home = prepare_home(source, target)
-    snapshots = home / "snapshots" / "ml-100k"
-    train_snapshot(dataset, [], snapshots, train, log=lambda *_: None, models_dir=source / "models")
+    snapshots = Paths(home).snapshots("ml-100k")
+    train_snapshot(
+        dataset, [], snapshots, train, log=lambda *_: None, models_dir=Paths(source).models
+    )
     return home
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from liverec.core.errors import LiverecError
-from liverec.core.privacy import SECRET_FILE, Pseudonyms
+from liverec.core.paths import Paths
+from liverec.core.privacy import Pseudonyms
 
 
 def free_port() -> int:
@@ -41,12 +42,12 @@ def call(url: str, method: str = "GET", body: Any = None, timeout: float = 10) -
 def prepare_home(source_home: Path, home: Path, dataset: str = "ml-100k") -> Path:
     """A fresh home holding a copy of ``dataset`` from ``source_home`` (no log, no snapshot)
     and its pseudonym secret, so the copy's user ids stay reachable by their raw ids."""
-    src = source_home / "datasets" / dataset
+    src = Paths(source_home).dataset(dataset)
     if not (src / "meta.json").exists():
         raise LiverecError(f"dataset {dataset!r} is not under {source_home}; fetch it first")
-    shutil.copytree(src, home / "datasets" / dataset, dirs_exist_ok=True)
+    shutil.copytree(src, Paths(home).dataset(dataset), dirs_exist_ok=True)
     Pseudonyms.for_home(source_home)  # created if the source has none yet
-    shutil.copy2(source_home / SECRET_FILE, home / SECRET_FILE)
+    shutil.copy2(Paths(source_home).secret, Paths(home).secret)
     return home
 
 

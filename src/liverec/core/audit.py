@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-AUDIT_FILE = "audit.jsonl"
+from liverec.core.paths import Paths
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class AuditLog:
     """Append-only audit lines of one home."""
 
     def __init__(self, home: Path) -> None:
-        self.path = home / AUDIT_FILE
+        self.path = Paths(home).audit
         self._fd: int | None = None
 
     def append(self, entry: AuditEntry) -> None:

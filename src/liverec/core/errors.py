@@ -25,6 +25,10 @@ class NotFittedError(LiverecError):
     """A model was used before ``fit`` or ``load``."""
 
 
+class InvalidInputError(LiverecError, ValueError):
+    """A value given to the Python API breaks a rule; the message names the field."""
+
+
 class UnknownIdError(LiverecError, KeyError):
     """A raw user or item id is not in the id map."""
 

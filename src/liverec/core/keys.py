@@ -22,8 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from liverec.core.errors import ConfigError, UnknownIdError
-
-KEYS_FILE = "keys.json"
+from liverec.core.paths import Paths
 
 
 class Scope(enum.IntEnum):
@@ -62,7 +61,7 @@ class KeyStore:
     """The keys of one ``$LIVEREC_HOME``; the service re-reads the file when it changes."""
 
     def __init__(self, home: Path) -> None:
-        self.path = home / KEYS_FILE
+        self.path = Paths(home).keys
         self._signature: tuple[int, int, int] | None = None
         self._keys: list[ApiKey] = []
         self._by_digest: dict[str, ApiKey] = {}
@@ -143,7 +142,7 @@ class KeyStore:
 
     def _write(self, keys: list[ApiKey]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{KEYS_FILE}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         doc = {"keys": [{**asdict(k), "scope": k.scope.name} for k in keys]}
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:

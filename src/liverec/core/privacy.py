@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from liverec.core.errors import ConfigError
+from liverec.core.paths import Paths
 
-SECRET_FILE = "secret"
 SECRET_ENV = "LIVEREC_SECRET"
 PSEUDONYM_HEX = 32  # 128 bits: collisions stay negligible far past 10^9 users
 MAX_ID_LENGTH = 256
@@ -78,7 +78,7 @@ class Pseudonyms:
         text = secret or os.environ.get(SECRET_ENV)
         if text:
             return cls(text.encode())
-        path = home / SECRET_FILE
+        path = Paths(home).secret
         try:
             home.mkdir(parents=True, exist_ok=True)
             # O_EXCL: of two processes starting at once, exactly one writes the secret

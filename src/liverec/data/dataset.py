@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from liverec.core.errors import DatasetNotFoundError, LiverecError
+from liverec.core.paths import Paths
 from liverec.core.privacy import Pseudonyms
 from liverec.data.arrowio import read_arrow, write_arrow
 from liverec.data.catalog import Catalog, Item
@@ -187,12 +188,12 @@ def validate_name(name: str) -> str:
 
 def dataset_dir(home: Path, name: str) -> Path:
     """Folder of dataset ``name`` under ``home``."""
-    return home / "datasets" / validate_name(name)
+    return Paths(home).dataset(validate_name(name))
 
 
 def available_datasets(home: Path) -> list[str]:
     """Names of the datasets present under ``home``."""
-    root = home / "datasets"
+    root = Paths(home).datasets
     if not root.exists():
         return []
     return sorted(p.name for p in root.iterdir() if (p / "meta.json").exists())

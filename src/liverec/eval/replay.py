@@ -23,15 +23,14 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.eval import metrics
 from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.serving.pipeline import PipelineConfig
-from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.service import LiveService, ServiceConfig
+from liverec.serving.snapshot import TrainConfig, train_snapshot
 
 Mode = Literal["frozen", "online", "retrain"]
 MODES: tuple[Mode, ...] = ("frozen", "online", "retrain")
@@ -147,8 +146,7 @@ def replay(
         # The durable SQLite log, as in production, so ingest times include the commit.
         log = open_event_log(f"sqlite:///{Path(tmp) / 'events.db'}")
         # the dataset's user ids already are pseudonyms: the service takes them as they are
-        runtime = Runtime.build(load_snapshot(snap_dir), config)
-        service = LiveService(runtime, log, root, config, Pseudonyms.passthrough())
+        service = LiveService.open(snap_dir, log, config)
         try:
             return _walk(
                 dataset, split, mode, service, k, retrain_every, train_config, progress, models_dir

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from math import isfinite
 from typing import TypeAlias
@@ -10,17 +11,39 @@ from liverec.core.types import EventType
 from liverec.data.dataset import Item
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Event:
-    """One user behaviour event with raw external ids, as the API accepted it."""
+    """One user behaviour event with raw external ids.
+
+    The type may be given by name, and the time defaults to now:
+
+    >>> Event("196", "50", "click").type
+    <EventType.CLICK: 1>
+    """
 
     user_id: str
     item_id: str
     type: EventType
     ts: float
     """Epoch seconds."""
-    value: float | None = None
+    value: float | None
     """Rating value, or whatever weight the event type carries; None when it has none."""
+
+    def __init__(
+        self,
+        user_id: str,
+        item_id: str,
+        type: EventType | str = EventType.VIEW,
+        ts: float | None = None,
+        value: float | None = None,
+    ) -> None:
+        # frozen: assigned the way the generated __init__ of a frozen dataclass does it
+        setattr_ = object.__setattr__
+        setattr_(self, "user_id", user_id)
+        setattr_(self, "item_id", item_id)
+        setattr_(self, "type", EventType.parse(type) if isinstance(type, str) else type)
+        setattr_(self, "ts", time.time() if ts is None else ts)
+        setattr_(self, "value", value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,3 +147,13 @@ def open_event_log(url: str) -> EventLog:
         "as in 'memory://', 'sqlite:///relative/log.db', 'sqlite:////absolute/log.db' or "
         "'sqlite:///log.db?synchronous=full'"
     )
+
+
+def read_all(log: EventLog, batch: int = 10_000) -> list[LogEntry]:
+    """Every entry of ``log`` in sequence order (what a training run folds into its data)."""
+    out: list[LogEntry] = []
+    after = 0
+    while entries := log.read(after, batch):
+        out.extend(entries)
+        after = entries[-1].seq
+    return out

@@ -18,7 +18,12 @@ from liverec.features.request import Context, Retrieved, top_positions
 from liverec.models import kernels
 from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
-from liverec.models.neighbours import NeighbourConfig, NeighbourLists, compute_neighbours
+from liverec.models.neighbours import (
+    NeighbourConfig,
+    NeighbourLists,
+    asymmetric_cosine,
+    compute_neighbours,
+)
 
 SEARCH_SPACE: dict[str, list[Any]] = {
     "neighbours": [100, 200, 400, 800],
@@ -162,9 +167,7 @@ class ItemCFChannel:
             src, nbr = (uniq >> 32).astype(np.int64), (uniq & 0xFFFFFFFF).astype(np.int64)
         n_src = self.stats.item_weight(sources)[src]
         n_nbr = self.stats.item_weight(nbr)
-        c = self.config
-        denom = np.power(n_src, c.alpha) * np.power(n_nbr, 1.0 - c.alpha) + c.shrink
-        sims = np.divide(weight, denom, out=np.zeros_like(weight), where=denom > 0)
+        sims = asymmetric_cosine(weight, n_src, n_nbr, self.config.alpha, self.config.shrink)
         keep = nbr != sources[src]
         return src[keep], nbr[keep], sims[keep]
 

@@ -111,11 +111,31 @@ def pair_similarity(
     alpha: float,
     shrink: float,
 ) -> NDArray[np.float64]:
-    """``c / (n_row ** alpha * n_col ** (1 - alpha) + shrink)``, 0 where the denominator is 0."""
+    """Similarity of the pairs ``(rows[e], cols[e])`` from their co-occurrence weights."""
     n = np.asarray(item_weight, np.float64)
-    denom = np.power(n[rows], alpha) * np.power(n[cols], 1.0 - alpha) + shrink
-    c = np.asarray(weights, np.float64)
-    sims: NDArray[np.float64] = np.divide(c, denom, out=np.zeros_like(c), where=denom > 0)
+    return asymmetric_cosine(weights, n[rows], n[cols], alpha, shrink)
+
+
+def asymmetric_cosine(
+    c: NDArray[np.floating[Any]],
+    n_source: NDArray[np.floating[Any]],
+    n_neighbour: NDArray[np.floating[Any]],
+    alpha: float,
+    shrink: float,
+) -> NDArray[np.float64]:
+    """``c / (n_source ** alpha * n_neighbour ** (1 - alpha) + shrink)``, 0 where the
+    denominator is 0: the one definition of item-CF similarity. ``kernels.neighbour_scores``
+    repeats it inside its compiled loop (numba does not inline calls there);
+    tests/features/test_online.py checks that the two agree.
+
+    >>> asymmetric_cosine(np.array([2.0]), np.array([4.0]), np.array([1.0]), 0.5, 0.0).tolist()
+    [1.0]
+    """
+    denom = np.power(n_source, alpha) * np.power(n_neighbour, 1.0 - alpha) + shrink
+    weights = np.asarray(c, np.float64)
+    sims: NDArray[np.float64] = np.divide(
+        weights, denom, out=np.zeros_like(weights), where=denom > 0
+    )
     return sims
 
 

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from liverec.core.errors import LiverecError, UnknownIdError
@@ -20,40 +20,24 @@ from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.catalog import Item
 from liverec.events.schema import Event, LoggedEvent
-from liverec.events.store import EventLog, EventLogError
+from liverec.events.store import EventLog, EventLogError, open_event_log
 from liverec.serving.cache import ResultCache
-from liverec.serving.erasure import ErasureReport, erase_user
+from liverec.serving.erasure import erase_user
+from liverec.serving.results import (
+    HistoryEvent,
+    IngestResult,
+    Recommendation,
+    RecommendationResult,
+    SimilarResult,
+    UserErasure,
+    UserProfile,
+)
 from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived
-from liverec.serving.snapshot import MANIFEST, list_snapshots, load_snapshot
+from liverec.serving.snapshot import MANIFEST, Snapshot, list_snapshots, load_snapshot
 
 log = logging.getLogger(__name__)
 
 __all__ = ["LiveService", "Runtime", "ServiceConfig"]
-
-
-@dataclass(frozen=True)
-class RecommendedItem:
-    """One item of an answer: ids, what to show, the score and why."""
-
-    item_id: str
-    title: str
-    genres: list[str]
-    score: float
-    reasons: list[str]
-
-
-@dataclass(frozen=True)
-class RecommendationResult:
-    """What ``recommend`` returns; the API writes it as JSON."""
-
-    user_id: str
-    items: list[RecommendedItem]
-    model_version: str
-    degraded: list[str]
-    cold_start: bool
-    cached: bool
-    took_ms: float
-    stage_ms: dict[str, float] = field(default_factory=dict)
 
 
 def answer_bytes(result: RecommendationResult) -> int:
@@ -66,44 +50,6 @@ def answer_bytes(result: RecommendationResult) -> int:
         size += 300 + len(it.item_id) + len(it.title) + 8 * len(it.genres)
         size += sum(len(r) + 50 for r in it.reasons)
     return size
-
-
-@dataclass(frozen=True)
-class HistoryEvent:
-    """One event of a user's profile."""
-
-    item_id: str
-    title: str
-    type: str
-    ts: float
-
-
-@dataclass(frozen=True)
-class UserProfile:
-    """A user's recent events (newest first) and how many they have."""
-
-    user_id: str
-    event_count: int
-    recent: list[HistoryEvent]
-
-
-@dataclass(frozen=True)
-class SimilarResult:
-    """Items like one item."""
-
-    item_id: str
-    title: str
-    model_version: str
-    items: list[RecommendedItem]
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    """How many events were durably logged, and their sequence numbers."""
-
-    accepted: int
-    first_seq: int
-    last_seq: int
 
 
 def newest_runtime(
@@ -163,10 +109,18 @@ class LiveService:
 
     @classmethod
     def open(
-        cls, snapshot_dir: Path, log_: EventLog, config: ServiceConfig, pseudonyms: Pseudonyms
+        cls,
+        source: Path | Snapshot,
+        log_: EventLog | None = None,
+        config: ServiceConfig | None = None,
+        pseudonyms: Pseudonyms | None = None,
     ) -> LiveService:
-        """Serve ``snapshot_dir`` (or, given the folder of snapshots, the newest one that
-        loads) and replay the log entries it does not contain.
+        """Serve ``source`` and replay the log entries it does not contain: the one place a
+        service is put together.
+
+        ``source`` is a folder of snapshots (the newest one that loads is served), one snapshot
+        folder, or a loaded ``Snapshot``. The defaults suit offline use: an in-memory log, the
+        default config, and user ids taken as they are (a dataset's ids already are pseudonyms).
 
         Raises
         ------
@@ -174,11 +128,15 @@ class LiveService:
             If no snapshot can be loaded; the message names each one and why.
         """
         t0 = time.perf_counter()
-        if (snapshot_dir / MANIFEST).exists():
-            runtime = Runtime.build(load_snapshot(snapshot_dir), config)
-            root = snapshot_dir.parent
+        log_ = log_ if log_ is not None else open_event_log("memory://")
+        config = config if config is not None else ServiceConfig()
+        pseudonyms = pseudonyms if pseudonyms is not None else Pseudonyms.passthrough()
+        if isinstance(source, Snapshot):
+            runtime, root = Runtime.build(source, config), source.directory.parent
+        elif (source / MANIFEST).exists():
+            runtime, root = Runtime.build(load_snapshot(source), config), source.parent
         else:
-            runtime, root = newest_runtime(snapshot_dir, config), snapshot_dir
+            runtime, root = newest_runtime(source, config), source
         replayed = runtime.catch_up(log_)
         log.info(
             "serving snapshot %s; replayed %d log entries in %.2f s",
@@ -186,9 +144,7 @@ class LiveService:
             replayed,
             time.perf_counter() - t0,
         )
-        service = cls(runtime, log_, root, config, pseudonyms)
-        freeze_long_lived()
-        return service
+        return cls(runtime, log_, root, config, pseudonyms)
 
     @property
     def runtime(self) -> Runtime:
@@ -200,6 +156,21 @@ class LiveService:
         """Model version served right now."""
         return self._runtime.version
 
+    @property
+    def applied_seq(self) -> int:
+        """The last log entry applied to the online state."""
+        return self._runtime.state.applied_seq
+
+    @property
+    def batches_users(self) -> bool:
+        """Whether a component (the transformer) updates several users per call
+        (``prepare``), so callers gain by batching concurrent requests."""
+        return self._runtime.has_prepare
+
+    def has_item(self, item_id: str) -> bool:
+        """Whether ``item_id`` is in the catalog served now."""
+        return item_id in self._runtime.state.catalog.ids
+
     def catch_up(self) -> None:
         """Apply entries other processes appended (only needed with a shared log)."""
         if not self.config.shared_log:
@@ -209,7 +180,6 @@ class LiveService:
             with self._write_lock:
                 rt.catch_up(self.log)
 
-    # --- writes ----------------------------------------------------------------------------
     def ingest(self, events: Sequence[Event]) -> IngestResult:
         """Log ``events`` durably (all or none), then apply them and drop affected caches.
 
@@ -257,7 +227,6 @@ class LiveService:
             rt.catch_up(self.log)
         return seq
 
-    # --- reads -----------------------------------------------------------------------------
     def recommend(
         self,
         user_id: str,
@@ -300,7 +269,7 @@ class LiveService:
         out = rt.pipeline.recommend(uidx, k, excluded, genres, explain)
         shown = state.catalog.items([r.item for r in out.items])
         items = [
-            RecommendedItem(
+            Recommendation(
                 it.item_id, it.display_title, list(it.genres), round(r.score, 6), r.reasons
             )
             for r, it in zip(out.items, shown, strict=True)
@@ -381,7 +350,7 @@ class LiveService:
         found = rt.similar.find(i, k)
         shown = catalog.items([s.item for s in found])
         items = [
-            RecommendedItem(
+            Recommendation(
                 it.item_id, it.display_title, list(it.genres), round(s.score, 6), s.reasons
             )
             for s, it in zip(found, shown, strict=True)
@@ -396,7 +365,7 @@ class LiveService:
 
     def erase_user(
         self, user_id: str, home: Path, dataset: str, models_dir: Path | None = None
-    ) -> ErasureReport:
+    ) -> UserErasure:
         """Erase the user everywhere (see ``liverec.serving.erasure``) and serve the result.
 
         Raises
@@ -419,9 +388,15 @@ class LiveService:
             self.reload(self.snapshots / report.snapshot)
         if not report.found:
             raise UnknownIdError(f"unknown user id {user_id!r}")
-        return report
+        return UserErasure(
+            user_id,
+            report.log_events,
+            report.dataset_events,
+            report.snapshots_retrained,
+            report.snapshots_deleted,
+            report.snapshot,
+        )
 
-    # --- model swap ------------------------------------------------------------------------
     def reload(self, directory: Path | None = None) -> bool:
         """Swap to ``directory`` (default: the newest snapshot) if it is not already served.
 

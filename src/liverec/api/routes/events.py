@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from liverec.api.deps import service_of
-from liverec.api.schemas import MAX_BATCH, WRITE_ERRORS, EventBatch, EventIn, IngestOut
+from liverec.api.schemas import MAX_BATCH, WRITE_ERRORS, EventBatch, EventIn
+from liverec.serving.results import IngestResult
 
 router = APIRouter(tags=["events"])
 
@@ -67,7 +68,7 @@ def parse_events(raw: bytes) -> list[EventIn]:
 @router.post(
     "/v1/events",
     summary="Log user events (one, or a batch applied all-or-nothing)",
-    responses={200: {"model": IngestOut}, **WRITE_ERRORS},
+    responses={200: {"model": IngestResult}, **WRITE_ERRORS},
     openapi_extra=_BODY_SCHEMA,
 )
 async def post_events(request: Request) -> Response:
@@ -76,5 +77,4 @@ async def post_events(request: Request) -> Response:
     now = time.time()
     result = service_of(request).ingest([e.to_event(now) for e in events])
     request.state.audit_count = result.accepted
-    body = {"accepted": result.accepted, "first_seq": result.first_seq, "last_seq": result.last_seq}
-    return Response(orjson.dumps(body), media_type="application/json")
+    return Response(orjson.dumps(result), media_type="application/json")

@@ -16,8 +16,8 @@ from liverec.api.schemas import (
     ItemIn,
     ItemOut,
     PathId,
-    SimilarOut,
 )
+from liverec.serving.results import SimilarResult
 
 router = APIRouter(tags=["items"])
 ItemId = PathId
@@ -31,7 +31,7 @@ ItemId = PathId
 async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
     """201 when the item is new, 200 when it replaced an existing one."""
     service = service_of(request)
-    existed = item_id in service.runtime.state.catalog.ids
+    existed = service.has_item(item_id)
     item = body.to_item(item_id)
     # Upserting encodes the item's text (milliseconds to tens of them): never on the loop,
     # where it would hold up every other request, /healthz included.
@@ -58,7 +58,7 @@ async def get_item(item_id: ItemId, request: Request) -> Response:
 @router.get(
     "/v1/items/{item_id}/similar",
     summary="Items similar to this one",
-    responses={200: {"model": SimilarOut}, **PROTECTED_ERRORS},
+    responses={200: {"model": SimilarResult}, **PROTECTED_ERRORS},
 )
 async def similar(
     item_id: ItemId, request: Request, k: Annotated[int, Query(ge=1, le=100)] = 10

@@ -30,7 +30,7 @@ async def healthz(request: Request) -> Response:
     body = {
         "status": "ok",
         "model_version": service.version,
-        "applied_seq": service.runtime.state.applied_seq,
+        "applied_seq": service.applied_seq,
     }
     return Response(orjson.dumps(body), media_type="application/json")
 

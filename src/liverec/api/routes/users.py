@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 import orjson
@@ -11,14 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from liverec.api.deps import service_of
-from liverec.api.schemas import (
-    PROTECTED_ERRORS,
-    WRITE_ERRORS,
-    ErasureOut,
-    PathId,
-    RecommendationsOut,
-    UserOut,
-)
+from liverec.api.schemas import PROTECTED_ERRORS, WRITE_ERRORS, PathId
+from liverec.serving.results import RecommendationResult, UserErasure, UserProfile
 
 router = APIRouter(tags=["users"])
 UserId = PathId
@@ -31,7 +24,7 @@ def _csv(text: str | None) -> list[str]:
 @router.get(
     "/v1/users/{user_id}/recommendations",
     summary="Recommendations for a user, with reasons",
-    responses={200: {"model": RecommendationsOut}, **PROTECTED_ERRORS},
+    responses={200: {"model": RecommendationResult}, **PROTECTED_ERRORS},
 )
 async def recommendations(
     user_id: UserId,
@@ -52,7 +45,7 @@ async def recommendations(
     fresh = "no-cache" in request.headers.get("cache-control", "")
     service = service_of(request)
     batcher = request.app.state.batcher
-    if batcher is not None and service.runtime.has_prepare:
+    if batcher is not None and service.batches_users:
         await batcher.ready(user_id)
     r = service.recommend(user_id, k, explain, _csv(exclude), _csv(genres), fresh)
     return Response(orjson.dumps(r), media_type="application/json")
@@ -61,7 +54,7 @@ async def recommendations(
 @router.get(
     "/v1/users/{user_id}",
     summary="A user's recent history, newest first",
-    responses={200: {"model": UserOut}, **PROTECTED_ERRORS},
+    responses={200: {"model": UserProfile}, **PROTECTED_ERRORS},
 )
 async def user_profile(
     user_id: UserId,
@@ -77,7 +70,7 @@ async def user_profile(
 @router.delete(
     "/v1/users/{user_id}",
     summary="Erase a user: events, state and what was learned from them (admin)",
-    responses={200: {"model": ErasureOut}, **PROTECTED_ERRORS, 503: WRITE_ERRORS[503]},
+    responses={200: {"model": UserErasure}, **PROTECTED_ERRORS, 503: WRITE_ERRORS[503]},
 )
 async def delete_user(user_id: UserId, request: Request) -> Response:
     """Remove the user from the event log, the dataset, every snapshot and every worker's
@@ -88,5 +81,4 @@ async def delete_user(user_id: UserId, request: Request) -> Response:
         service.erase_user, user_id, settings.home, settings.dataset, settings.models_dir
     )
     request.state.audit_count = report.log_events + report.dataset_events
-    body = ErasureOut(user_id=user_id, **dataclasses.asdict(report))
-    return Response(body.model_dump_json(), media_type="application/json")
+    return Response(orjson.dumps(report), media_type="application/json")

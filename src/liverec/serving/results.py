@@ -1,0 +1,89 @@
+"""What the live service answers: typed results shared by the Python API and the HTTP API.
+
+The HTTP layer writes these as JSON and documents them in OpenAPI as they are, so a field added
+here shows up in both places at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One recommended (or similar) item: its id, what to show, the score and why."""
+
+    item_id: str
+    title: str
+    genres: list[str]
+    score: Annotated[float, Field(description="higher is better; comparable within one answer")]
+    reasons: Annotated[list[str], Field(description="why this item, most important first")]
+
+
+@dataclass(frozen=True)
+class RecommendationResult:
+    """A user's recommendations and how they were made."""
+
+    user_id: str
+    items: list[Recommendation]
+    model_version: Annotated[str, Field(description="the snapshot that answered")]
+    degraded: Annotated[
+        list[str], Field(description="stages skipped for this answer, with the reason")
+    ]
+    cold_start: Annotated[bool, Field(description="the user had no history")]
+    cached: bool
+    took_ms: float
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One past event of a user."""
+
+    item_id: str
+    title: str
+    type: str
+    ts: Annotated[float, Field(description="epoch seconds")]
+
+
+@dataclass(frozen=True)
+class UserProfile:
+    """A user's recent events (newest first) and how many they have."""
+
+    user_id: str
+    event_count: int
+    recent: list[HistoryEvent]
+
+
+@dataclass(frozen=True)
+class SimilarResult:
+    """Items similar to one item."""
+
+    item_id: str
+    title: str
+    model_version: str
+    items: list[Recommendation]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """How many events were durably logged, and their sequence numbers."""
+
+    accepted: int
+    first_seq: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class UserErasure:
+    """What deleting a user removed, and the snapshot served without them."""
+
+    user_id: str
+    log_events: int
+    dataset_events: int
+    snapshots_retrained: int
+    snapshots_deleted: int
+    snapshot: Annotated[str | None, Field(description="the snapshot now served")]
