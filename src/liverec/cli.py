@@ -20,6 +20,7 @@ from typing import Any
 from liverec.cli_admin import add_commands as add_admin_commands
 from liverec.config import Settings
 from liverec.core.errors import LiverecError
+from liverec.core.markdown import markdown_table
 
 DEFAULT_EVAL_MODELS = "pop,usercf,itemcf,als,bpr"
 
@@ -491,15 +492,13 @@ def cmd_catalog_dupes(args: argparse.Namespace) -> int:
         f"{len(pairs)} near-duplicate pairs (SimHash within {args.max_bits} of 64 bits) "
         f"among {len(catalog):,} items, snapshot {path.name}\n"
     )
-    print("| item | title | item | title | bits | cosine |")
-    print("|---|---|---|---|---:|---:|")
+    rows = []
     for p in pairs[: args.limit]:
         a, b = catalog[p.first], catalog[p.second]
         cos = float(np.dot(vectors[p.first].astype(np.float32), vectors[p.second]))
-        print(
-            f"| {a.item_id} | {a.display_title} | {b.item_id} | {b.display_title} | "
-            f"{p.distance} | {cos:.3f} |"
-        )
+        rows.append([a.item_id, a.display_title, b.item_id, b.display_title])
+        rows[-1] += [str(p.distance), f"{cos:.3f}"]
+    print(markdown_table(["item", "title", "item", "title", "bits", "cosine"], rows, left=4))
     return 0
 
 

@@ -10,8 +10,9 @@ import pytest
 from liverec.bench import wrk
 from liverec.bench.freshness import FreshnessBench, run_freshness
 from liverec.bench.naive import run_naive, textbook_user_cf
-from liverec.bench.report import table, update_section
+from liverec.bench.report import update_section
 from liverec.bench.serve import ServeBench, run_serve, scenarios, serve_table
+from liverec.core.markdown import markdown_table
 from liverec.data.dataset import Dataset
 
 OUTPUT = """Running 1s test @ http://127.0.0.1:1
@@ -61,7 +62,7 @@ def test_docs_sections_are_replaced_not_duplicated(tmp_path: Path) -> None:
     assert text.startswith("# Benchmarks\n\nintro\n")
     assert "second" in text and "first" not in text and text.count("<!-- bench:serve -->") == 1
     assert text.index("second") < text.index("other")  # replaced in place
-    assert table([["a", "1"]], ["k", "v"]) == "| k | v |\n|---|---:|\n| a | 1 |"
+    assert markdown_table(["k", "v"], [["a", "1"]]) == "| k | v |\n|---|---:|\n| a | 1 |"
 
 
 def test_the_textbook_path_agrees_with_the_usercf_model_on_a_tiny_matrix() -> None:

@@ -18,8 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from liverec.bench.report import table
 from liverec.bench.serve import ServeBench, run_serve
+from liverec.core.markdown import markdown_table
 from liverec.data.sources import load_dataset
 from liverec.eval.replay import ReplayResult, ReplaySplit, replay, replay_config, time_cut
 from liverec.serving.cache import CacheConfig
@@ -144,11 +144,11 @@ def ablation_tables(doc: dict[str, Any]) -> str:
     ]
     return "\n\n".join(
         [
-            table(rows, head),
+            markdown_table(head, rows),
             "MMR trade-off (replay, test stream):\n\n"
-            + table(curve, ["lambda", "NDCG@10", "ILD@10", "Cov@10"]),
+            + markdown_table(["lambda", "NDCG@10", "ILD@10", "Cov@10"], curve),
             "HTTP, 32 connections (cache on: warm; `Cache-Control: no-cache`: cold):\n\n"
-            + table(http, ["workers", "scenario", "req/s", "p50 ms", "p99 ms", "errors"]),
+            + markdown_table(["workers", "scenario", "req/s", "p50 ms", "p99 ms", "errors"], http),
         ]
     )
 

@@ -18,7 +18,8 @@ from liverec.bench import (
     serve,
     soak,
 )
-from liverec.bench.report import machine, table, update_section, write_json
+from liverec.bench.report import machine, update_section, write_json
+from liverec.core.markdown import markdown_table
 from liverec.core.paths import Paths
 from liverec.features.text import RUNTIMES
 
@@ -94,8 +95,7 @@ def bench_freshness(home: Path, events: int, out: Path, docs: Path | None) -> No
         ]
         for r in results
     ]
-    text = table(
-        rows,
+    text = markdown_table(
         [
             "workers",
             "events",
@@ -105,6 +105,7 @@ def bench_freshness(home: Path, events: int, out: Path, docs: Path | None) -> No
             "visible on first read",
             "never visible",
         ],
+        rows,
     )
     print(text)
     _write(
@@ -139,7 +140,7 @@ def bench_naive(home: Path, requests: int, out: Path, docs: Path | None) -> None
         ]
         for k, v in r.items()
     ]
-    text = table(rows, ["path", "p50 ms", "p99 ms", "p50 / pipeline", "p99 / pipeline"])
+    text = markdown_table(["path", "p50 ms", "p99 ms", "p50 / pipeline", "p99 / pipeline"], rows)
     print(text)
     _write(
         "naive",
@@ -195,7 +196,7 @@ def _variants_table(doc: dict[str, Any]) -> str:
         ]
         for r in sorted(doc["results"], key=lambda r: (r["scenario"], r["variant"]))
     ]
-    return table(rows, ["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"])
+    return markdown_table(["scenario", "variant", "req/s", "p50 ms", "p99 ms", "errors"], rows)
 
 
 def bench_content(home: Path, seconds: float, out: Path, docs: Path | None) -> None:
@@ -308,7 +309,7 @@ def bench_durability(home: Path, cycles: int, out: Path, docs: Path | None) -> N
         "partial batches",
         "unacknowledged yet whole",
     ]
-    text = table(rows, headers)
+    text = markdown_table(headers, rows)
     print(text)
     body = _header("Durability: kill -9 under concurrent ingest") + "\n" + text + "\n"
     _write("durability", {"results": results}, body, out, docs)
@@ -358,7 +359,7 @@ def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) 
             f"p50 {calm['p50']} ms, p99 {calm['p99']} ms, max {calm['max']} ms",
         ],
     ]
-    text = table(rows, ["soak", "measured"])
+    text = markdown_table(["soak", "measured"], rows)
     print(text)
     body = _header("Soak: mixed load over many users; maximal writes") + "\n" + text + "\n"
     _write("soak", doc, body, out, docs)

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liverec.core.errors import ConfigError
+from liverec.core.markdown import markdown_table
 from liverec.core.paths import Paths
 from liverec.data.sources import load_dataset
 from liverec.features.text import RUNTIMES, TextConfig, TextEncoder, export_onnx, load_encoder
@@ -246,9 +247,8 @@ def targets(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def encoder_tables(doc: dict[str, Any]) -> str:
     """Markdown: speed per runtime x threads, then size/quality/load per runtime, then targets."""
-    from liverec.bench.report import table
-
-    speed = table(
+    speed = markdown_table(
+        ["runtime", "threads", "single p50 ms", "single p99 ms", "batch items/s"],
         [
             [
                 r["runtime"],
@@ -259,7 +259,6 @@ def encoder_tables(doc: dict[str, Any]) -> str:
             ]
             for r in doc["results"]
         ],
-        ["runtime", "threads", "single p50 ms", "single p99 ms", "batch items/s"],
     )
     q, fresh = doc["quality_vs_torch_fp32"], doc["fresh_load"]
     rows = []
@@ -277,8 +276,7 @@ def encoder_tables(doc: dict[str, Any]) -> str:
                 f"{qr['top10_overlap']:.3f}",
             ]
         )
-    model = table(
-        rows,
+    model = markdown_table(
         [
             "runtime",
             "file MB",
@@ -288,6 +286,7 @@ def encoder_tables(doc: dict[str, Any]) -> str:
             "min",
             "top-10 overlap",
         ],
+        rows,
     )
     goals = "; ".join(
         f"{t['name']} {t['target']}: {t['value']:g} {'met' if t['met'] else 'MISSED'}"

@@ -52,10 +52,3 @@ def update_section(doc: Path, name: str, body: str) -> None:
         text = (text.rstrip() + "\n\n" if text.strip() else "") + block + "\n"
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
-
-
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A markdown table (first column left-aligned, the rest right-aligned)."""
-    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from liverec.bench import serve
+from liverec.core.markdown import markdown_table
 from liverec.data.dataset import Dataset
 from liverec.data.split import leave_last_out
 from liverec.eval.offline import LIST_LENGTH, list_metrics
@@ -135,24 +136,30 @@ def _latencies(encoders: dict[str, SequenceEncoder], hist: Any, calls: int) -> l
 
 def compression_tables(doc: dict[str, Any]) -> str:
     """Markdown: accuracy and size per variant, then latency per call."""
-    lines = [
-        "| variant | NDCG@10 | HR@10 | change in NDCG@10 | graph size | rank 943 users |",
-        "|---|---:|---:|---:|---:|---:|",
+    accuracy = [
+        [
+            r["variant"],
+            f"{r['metrics']['ndcg@10']:.4f}",
+            f"{r['metrics']['hr@10']:.4f}",
+            f"{100 * r['ndcg_change']:+.2f}%",
+            f"{r['bytes'] / 1e6:.2f} MB",
+            f"{r['rank_seconds']:.2f} s",
+        ]
+        for r in doc["rows"]
     ]
-    for r in doc["rows"]:
-        m = r["metrics"]
-        lines.append(
-            f"| {r['variant']} | {m['ndcg@10']:.4f} | {m['hr@10']:.4f} | "
-            f"{100 * r['ndcg_change']:+.2f}% | {r['bytes'] / 1e6:.2f} MB | "
-            f"{r['rank_seconds']:.2f} s |"
-        )
-    lines += ["", "| variant | call | p50 ms | p99 ms | per user µs |", "|---|---|---:|---:|---:|"]
-    for r in doc["latency"]:
-        lines.append(
-            f"| {r['variant']} | {r['case']} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
-            f"{r['per_user_us']:.0f} |"
-        )
-    return "\n".join(lines) + "\n"
+    head = ["variant", "NDCG@10", "HR@10", "change in NDCG@10", "graph size", "rank 943 users"]
+    latency = [
+        [
+            r["variant"],
+            r["case"],
+            f"{r['p50_ms']:.3f}",
+            f"{r['p99_ms']:.3f}",
+            f"{r['per_user_us']:.0f}",
+        ]
+        for r in doc["latency"]
+    ]
+    calls = ["variant", "call", "p50 ms", "p99 ms", "per user µs"]
+    return f"{markdown_table(head, accuracy)}\n\n{markdown_table(calls, latency, left=2)}\n"
 
 
 VARIANTS: dict[str, dict[str, str]] = {

@@ -27,10 +27,10 @@ import numpy as np
 
 from liverec.bench import wrk
 from liverec.bench.freshness import FreshnessBench, measure
-from liverec.bench.report import table
 from liverec.bench.serve import scenarios
 from liverec.bench.server import Server
 from liverec.core.errors import LiverecError
+from liverec.core.markdown import markdown_table
 from liverec.core.paths import Paths
 from liverec.core.privacy import Pseudonyms
 
@@ -367,7 +367,7 @@ def scale_tables(doc: dict[str, Any]) -> str:
         [s["name"], f"{s['wall_s']:,.0f}", f"{s['cpu_s']:,.0f}", f"{s['peak_rss_gb']:.2f}"]
         for s in doc["steps"]
     ]
-    lines += [table(rows, ["step", "wall s", "CPU s", "peak RSS GB"]), ""]
+    lines += [markdown_table(["step", "wall s", "CPU s", "peak RSS GB"], rows), ""]
     timings = ", ".join(f"{k} {v:,.0f} s" for k, v in doc["train_timings"].items())
     lines += [f"Train, per component: {timings}.", ""]
     s, load = doc["serve"], doc["load"]
@@ -396,7 +396,7 @@ def scale_tables(doc: dict[str, Any]) -> str:
             f"p50 {load['freshness']['p50_ms']:.2f} ms, p99 {load['freshness']['p99_ms']:.2f} ms",
         ],
     ]
-    lines += [table(rows, ["serving", "measured"]), ""]
+    lines += [markdown_table(["serving", "measured"], rows), ""]
     acc = doc["accuracy"]
     pop = acc.get("pop alone", {}).get("hr@10", 0.0)
     rows = [
@@ -409,7 +409,7 @@ def scale_tables(doc: dict[str, Any]) -> str:
         ]
         for name, a in acc.items()
     ]
-    lines += [table(rows, ["planted holdout", "users", "HR@10", "NDCG@10", "HR vs pop"])]
+    lines += [markdown_table(["planted holdout", "users", "HR@10", "NDCG@10", "HR vs pop"], rows)]
     return "\n".join(lines)
 
 

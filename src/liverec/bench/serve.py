@@ -15,8 +15,8 @@ from typing import Any
 
 from liverec.bench import wrk
 from liverec.bench.auth import auth_overhead_us
-from liverec.bench.report import table
 from liverec.bench.server import Server, call, prepare_home
+from liverec.core.markdown import markdown_table
 from liverec.core.paths import Paths
 from liverec.data import movielens
 from liverec.data.dataset import Dataset
@@ -286,4 +286,4 @@ def serve_table(doc: dict[str, Any]) -> str:
         "errors",
         "x /healthz",
     ]
-    return table(rows, header)
+    return markdown_table(header, rows)

@@ -122,7 +122,6 @@ def _numeric_strings(column: Column) -> tuple[NDArray[np.float64], Bools, Bools]
     return out, numeric, blank
 
 
-# --- scalar path ------------------------------------------------------------------------------
 def blank(value: object) -> bool:
     """None, an empty/whitespace string or NaN (how pandas writes a blank)."""
     return (
@@ -307,7 +306,6 @@ def attribute_of(value: object, col: str = "attribute") -> str:
     return out
 
 
-# --- vectorised path --------------------------------------------------------------------------
 def ids(column: Column) -> tuple[Any, Bools]:
     """(Arrow string ids, rows needing the scalar path) of an id column."""
     import pyarrow as pa

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.markdown import markdown_table
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.eval import metrics
@@ -262,9 +263,7 @@ def _evaluate(
 
 def format_cold(title: str, results: Sequence[MethodScores]) -> str:
     """Markdown table of one protocol run."""
-    lines = [f"{title}\n", "| method | HR@10 (95% CI) | NDCG@10 | cases |"]
-    lines.append("|---|---:|---:|---:|")
-    lines += [
-        f"| {r.method} | {r.hr:.4f} ± {r.hr_ci95:.4f} | {r.ndcg:.4f} | {r.cases} |" for r in results
+    rows = [
+        [r.method, f"{r.hr:.4f} ± {r.hr_ci95:.4f}", f"{r.ndcg:.4f}", str(r.cases)] for r in results
     ]
-    return "\n".join(lines)
+    return f"{title}\n\n" + markdown_table(["method", "HR@10 (95% CI)", "NDCG@10", "cases"], rows)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.markdown import markdown_table
 from liverec.data.dataset import Dataset
 from liverec.data.split import LeaveLastOut, SplitName, leave_last_out
 from liverec.eval import metrics
@@ -162,12 +163,13 @@ COLUMNS = (
 def format_table(results: Sequence[ModelResult]) -> str:
     """Markdown table: one row per model, metrics then fit and ranking seconds."""
     head = ["model", *(label for _, label in COLUMNS), "fit s", "rank s"]
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|",
+    rows = [
+        [
+            r.model,
+            *(f"{r.metrics[key]:.4f}" for key, _ in COLUMNS),
+            f"{r.fit_seconds:.2f}",
+            f"{r.rank_seconds:.2f}",
+        ]
+        for r in results
     ]
-    for r in results:
-        cells = [r.model, *(f"{r.metrics[key]:.4f}" for key, _ in COLUMNS)]
-        cells += [f"{r.fit_seconds:.2f}", f"{r.rank_seconds:.2f}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(head, rows)

@@ -12,7 +12,6 @@ list against the item the user actually chose, and only then ingest the event. V
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.markdown import markdown_table
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.eval import metrics
@@ -215,7 +215,7 @@ def format_replay(results: Sequence[ReplayResult]) -> str:
     """Markdown table, one row per variant."""
     cols = ["variant", "HR@10", "NDCG@10", "ILD@10", "Cov@10", "rec p50 ms", "rec p99 ms"]
     cols += ["ingest mean ms", "ingest p99 ms", "retrains"]
-    lines = ["| " + " | ".join(cols) + " |", "|---|" + "---:|" * 9]
+    rows = []
     for r in results:
         s = r.summary()
         ing_mean = "-" if s["ingest_mean_ms"] is None else f"{s['ingest_mean_ms']:.3f}"
@@ -223,14 +223,16 @@ def format_replay(results: Sequence[ReplayResult]) -> str:
         retr = str(s["retrains"]) + (
             f" ({s['retrain_mean_s']:.1f} s each)" if s["retrains"] else ""
         )
-        lines.append(
-            f"| {r.mode} | {s['hr@10']:.4f} | {s['ndcg@10']:.4f} | {s['diversity@10']:.4f} | "
-            f"{s['coverage@10']:.4f} | {s['recommend_p50_ms']:.2f} | {s['recommend_p99_ms']:.2f} | "
-            f"{ing_mean} | {ing_p99} | {retr} |"
+        metrics = ("hr@10", "ndcg@10", "diversity@10", "coverage@10")
+        rows.append(
+            [
+                r.mode,
+                *(f"{s[m]:.4f}" for m in metrics),
+                f"{s['recommend_p50_ms']:.2f}",
+                f"{s['recommend_p99_ms']:.2f}",
+                ing_mean,
+                ing_p99,
+                retr,
+            ]
         )
-    return "\n".join(lines)
-
-
-def relative_gain(new: float, old: float) -> float:
-    """Relative change of ``new`` over ``old`` (inf when ``old`` is 0)."""
-    return (new - old) / old if old else math.inf
+    return markdown_table(cols, rows)

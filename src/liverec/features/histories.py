@@ -104,7 +104,6 @@ class UserHistories:
         self._live_counts.ensure(self.n_base_users)
         self._seen_cache: OrderedDict[tuple[int, int], IntArray] = OrderedDict()
 
-    # --- writes ---------------------------------------------------------------------------
     def append(self, u: int, item: int, ts: float, etype: int) -> None:
         """Record one event of user ``u`` (a new user has ``u`` = the next index)."""
         pos = self._buf_user.n
@@ -153,7 +152,6 @@ class UserHistories:
             arr.n = 0
         self._positions = {}
 
-    # --- reads ----------------------------------------------------------------------------
     @property
     def n_users(self) -> int:
         """Users with a row: the snapshot's plus any seen since."""

@@ -151,7 +151,6 @@ class ItemStats:
         v = (np.repeat(w, counts) * other_w).astype(np.float32)
         self.pairs.add(np.concatenate([mine, others]), np.concatenate([others, mine]), np.r_[v, v])
 
-    # --- reads ----------------------------------------------------------------------------
     def trending_items(self) -> IntArray:
         """Items by decayed event count, best first."""
         return self.trending.ranking()

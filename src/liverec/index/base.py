@@ -169,7 +169,6 @@ class VectorIndex(ABC):
             a = a / np.maximum(norms, np.finfo(np.float32).tiny)
         return np.ascontiguousarray(a, dtype=np.float32)
 
-    # --- persistence ----------------------------------------------------------------------
     @abstractmethod
     def _save(self, path: Path) -> None: ...
 
