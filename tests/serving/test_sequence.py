@@ -15,7 +15,7 @@ from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.models.sasrec import SASRecConfig
-from liverec.models.sasrec_serve import UserEncodings
+from liverec.models.sasrec.encodings import UserEncodings
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
 from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
 from tests.conftest import UNHURRIED_PIPELINE
