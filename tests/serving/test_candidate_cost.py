@@ -22,7 +22,8 @@ from liverec.data.interactions import Interactions
 from liverec.events.store import open_event_log
 from liverec.serving.runtime import Runtime, ServiceConfig
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import load_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 ACTIVE_ITEMS = 2_000
 

@@ -17,7 +17,8 @@ from liverec.events.store import open_event_log
 from liverec.models.sasrec import SASRecConfig
 from liverec.models.sasrec.encodings import UserEncodings
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import Snapshot, load_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 from tests.conftest import UNHURRIED_PIPELINE
 
 FAST = SASRecConfig(dim=16, max_len=8, max_epochs=2, eval_every=1, learning_rate=0.005)

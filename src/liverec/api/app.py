@@ -39,7 +39,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 def open_service(settings: Settings, event_log: EventLog | None = None) -> LiveService:
     """Open the event log and serve the newest snapshot, training one first if there is none."""
     from liverec.data.sources import load_dataset
-    from liverec.serving.snapshot import train_snapshot
+    from liverec.serving.training import train_snapshot
 
     log_ = event_log or open_event_log(settings.event_log_url)
     if latest_snapshot(settings.snapshots) is None:

@@ -24,7 +24,7 @@ import numpy as np
 from liverec.bench.server import Server, prepare_home
 from liverec.data import movielens
 from liverec.data.sources import load_dataset
-from liverec.serving.snapshot import train_snapshot
+from liverec.serving.training import train_snapshot
 
 
 @dataclass

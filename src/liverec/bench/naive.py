@@ -28,7 +28,8 @@ from liverec.models.base import top_k
 from liverec.models.usercf import UserCF
 from liverec.serving.cache import CacheConfig
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.serving.snapshot import load_snapshot, train_snapshot
+from liverec.serving.snapshot import load_snapshot
+from liverec.serving.training import train_snapshot
 
 
 def textbook_user_cf(

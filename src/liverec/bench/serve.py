@@ -20,7 +20,7 @@ from liverec.bench.server import Server, call, prepare_home
 from liverec.data import movielens
 from liverec.data.dataset import Dataset
 from liverec.data.sources import load_dataset
-from liverec.serving.snapshot import TrainConfig, train_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 
 def lua_ids(name: str, ids: Sequence[str]) -> str:

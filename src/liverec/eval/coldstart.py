@@ -32,7 +32,8 @@ from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.models.base import top_k
 from liverec.serving.service import LiveService, Runtime
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import load_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 METHODS = ("random", "popularity", "content", "pipeline")
 

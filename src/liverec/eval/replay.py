@@ -31,7 +31,8 @@ from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.serving.pipeline import PipelineConfig
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import load_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 Mode = Literal["frozen", "online", "retrain"]
 MODES: tuple[Mode, ...] = ("frozen", "online", "retrain")

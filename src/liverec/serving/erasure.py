@@ -37,14 +37,13 @@ from liverec.events.store import EventLog
 from liverec.serving.snapshot import (
     ERASURES,
     MANIFEST,
-    TrainConfig,
     erasure_generation,
     erasure_lock,
     list_snapshots,
     load_snapshot,
     new_version,
-    train_snapshot,
 )
+from liverec.serving.training import TrainConfig, train_snapshot
 
 
 @dataclass(frozen=True)
