@@ -41,7 +41,7 @@ from liverec.serving.snapshot import (
     erasure_lock,
     list_snapshots,
     load_snapshot,
-    new_version,
+    reserve_version,
 )
 from liverec.serving.training import TrainConfig, train_snapshot
 
@@ -143,9 +143,8 @@ def _retrain(
 
 def _reissue(snapshot: Path, root: Path) -> Path:
     """The snapshot under a new version (hard links), so every worker rebuilds its state."""
-    version = new_version(root)
-    tmp = root / f".tmp-{version}"
-    shutil.copytree(snapshot, tmp, copy_function=os.link)
+    version, tmp = reserve_version(root)
+    shutil.copytree(snapshot, tmp, copy_function=os.link, dirs_exist_ok=True)
     manifest = json.loads((snapshot / MANIFEST).read_text())
     (tmp / MANIFEST).unlink()  # a new file, not a write through the shared link
     (tmp / MANIFEST).write_text(json.dumps({**manifest, "version": version}, indent=2))

@@ -10,10 +10,11 @@ version names sort strictly in creation order.
 
 from __future__ import annotations
 
+import calendar
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ from liverec.models.registry import component_class
 MANIFEST = "manifest.json"
 MODELS_DIR = ".models"
 FORMAT = 2
+RESERVED = ".tmp-"  # prefix of the folder a version is written in before it is renamed
+VERSION_TIME = "%Y%m%dT%H%M%S"  # then ".ffffffZ": microseconds, UTC
 ERASURES = ".erasures"  # a counter bumped by every user erasure (see ``serving.erasure``)
 
 
@@ -81,15 +84,70 @@ class Snapshot:
         return self.data.n_items
 
 
-def new_version(root: Path) -> str:
-    """A version name later than every existing one (microseconds, bumped past collisions)."""
-    now = time.time()
-    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-    existing = [p.name for p in list_snapshots(root)] if root.exists() else []
-    while existing and name <= existing[-1]:
-        base, micro = existing[-1][:-8], int(existing[-1][-7:-1])
-        name = f"{base}.{micro + 1:06d}Z"
-    return name
+def version_name(micros: int) -> str:
+    """The version name of an instant in microseconds since the epoch (UTC).
+
+    >>> version_name(1_767_225_600_000_001)
+    '20260101T000000.000001Z'
+    """
+    seconds, micro = divmod(micros, 1_000_000)
+    return time.strftime(VERSION_TIME, time.gmtime(seconds)) + f".{micro:06d}Z"
+
+
+def first_after(name: str) -> int:
+    """The earliest instant (microseconds) whose ``version_name`` sorts after ``name``.
+
+    Older names (``20260101T000000Z-3fa2c1``) sort after every name of their second, so the
+    next version is in the next second; a name that is not a version gives 0.
+
+    >>> version_name(first_after("20260101T000000.999999Z"))
+    '20260101T000001.000000Z'
+    >>> version_name(first_after("20260101T000000Z-3fa2c1"))
+    '20260101T000001.000000Z'
+    """
+    try:
+        seconds = calendar.timegm(time.strptime(name[:15], VERSION_TIME))
+    except ValueError:
+        return 0
+    rest = name[15:]
+    if len(rest) == 8 and rest[0] == "." and rest[-1] == "Z" and rest[1:7].isdigit():
+        return seconds * 1_000_000 + int(rest[1:7]) + 1
+    return (seconds + 1) * 1_000_000
+
+
+def _newest_name(root: Path, besides: Path | None = None) -> str:
+    """The greatest version name under ``root``, snapshots and reservations alike."""
+    names = (
+        p.name.removeprefix(RESERVED)
+        for p in root.iterdir()
+        if (p.name.startswith(RESERVED) or not p.name.startswith(".")) and p != besides
+    )
+    return max((n for n in names if first_after(n)), default="")
+
+
+def reserve_version(root: Path, clock: Callable[[], int] = time.time_ns) -> tuple[str, Path]:
+    """A new version and its temporary folder ``root/.tmp-VERSION``, created here.
+
+    The name is the time in microseconds (``clock`` gives nanoseconds), moved past the newest
+    snapshot or reservation under ``root`` when it is not later, so versions strictly
+    increase in the order they are reserved, within one second and across processes: the
+    folder is created with ``mkdir`` (one winner per name), and a reservation that then finds
+    its name taken or a later one (made meanwhile by another process) gives it up and tries
+    again.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        newest = _newest_name(root)
+        version = version_name(max(clock() // 1000, first_after(newest) if newest else 0))
+        folder = root / f"{RESERVED}{version}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        # a reservation renamed into place frees its name for mkdir: check the snapshot too
+        if _newest_name(root, besides=folder) < version:
+            return version, folder
+        folder.rmdir()
 
 
 def list_snapshots(root: Path) -> list[Path]:

@@ -30,7 +30,7 @@ from liverec.serving.snapshot import (
     MODELS_DIR,
     erasure_generation,
     erasure_lock,
-    new_version,
+    reserve_version,
 )
 
 
@@ -173,8 +173,7 @@ def train_snapshot(
     data, last_seq = merge_log(dataset, entries, since_seq)
     log(f"training on {data.summary()} (log up to seq {last_seq})")
     root.mkdir(parents=True, exist_ok=True)
-    version = new_version(root)
-    tmp = root / f".tmp-{version}"
+    version, tmp = reserve_version(root)
     ctx = TrainContext(
         data=data, models_dir=models_dir or root / MODELS_DIR, log=log, progress=progress
     )
