@@ -66,7 +66,7 @@ def snapshot_dir(
     ml100k: Dataset, tmp_path_factory: pytest.TempPathFactory, models_dir: Path
 ) -> Path:
     """A snapshot trained once per session on ML-100K (no logged events)."""
-    from liverec.serving.snapshot import train_snapshot
+    from liverec.serving.training import train_snapshot
 
     root = tmp_path_factory.mktemp("snapshots") / "ml-100k"
     return train_snapshot(ml100k, [], root, log=lambda *_: None, models_dir=models_dir)

@@ -4,7 +4,8 @@ python docs/scripts/recommend_stages.py SECONDS; under py-spy: py-spy record --r
 import sys, time, statistics, collections, gc
 from pathlib import Path
 from liverec.data.sources import load_dataset
-from liverec.serving.snapshot import train_snapshot, load_snapshot, latest_snapshot
+from liverec.serving.snapshot import load_snapshot, latest_snapshot
+from liverec.serving.training import train_snapshot
 from liverec.serving.service import LiveService, Runtime, ServiceConfig
 from liverec.events.store import open_event_log
 from liverec.core.privacy import Pseudonyms

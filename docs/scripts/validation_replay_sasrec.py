@@ -7,7 +7,8 @@ from liverec.eval.replay import time_cut, replay_config, _walk
 from liverec.events.store import open_event_log
 from liverec.models.sasrec import SASRecConfig
 from liverec.serving.service import LiveService, Runtime
-from liverec.serving.snapshot import TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import load_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 home = Path("/tmp/lrhome")
 ds = load_dataset("ml-100k", home)
 split = time_cut(ds, 0.8, 0.9)

@@ -308,7 +308,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train the serving models on the dataset plus the event log; write a new snapshot."""
     from liverec.data.sources import load_dataset
     from liverec.events.store import open_event_log, read_all
-    from liverec.serving.snapshot import prune_snapshots, train_snapshot
+    from liverec.serving.snapshot import prune_snapshots
+    from liverec.serving.training import train_snapshot
 
     settings = _settings(dataset=args.dataset)
     dataset = load_dataset(settings.dataset, settings.home)
@@ -333,7 +334,7 @@ def _train_config(models: str, params: Sequence[str] = (), skip: Sequence[str] =
     """The snapshot config: every default component but ``skip``, the optional ones
     ``models`` names (``none``: no optional one), and ``--param COMPONENT.KEY=VALUE``."""
     from liverec.models.registry import COMPONENTS
-    from liverec.serving.snapshot import TrainConfig
+    from liverec.serving.training import TrainConfig
 
     optional = [n for n, c in COMPONENTS.items() if c.optional]
     names = [n.strip() for n in models.split(",") if n.strip() and n.strip() != "none"]

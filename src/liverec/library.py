@@ -39,7 +39,8 @@ from liverec.serving.results import (
 )
 from liverec.serving.runtime import ServiceConfig
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import TrainConfig, latest_snapshot, train_snapshot
+from liverec.serving.snapshot import latest_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 log = logging.getLogger("liverec")
 

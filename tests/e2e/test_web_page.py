@@ -24,7 +24,7 @@ from liverec.config import Settings
 from liverec.core.keys import KeyStore, Scope
 from liverec.core.paths import Paths
 from liverec.data.dataset import Dataset
-from liverec.serving.snapshot import train_snapshot
+from liverec.serving.training import train_snapshot
 
 pytestmark = pytest.mark.slow
 

@@ -136,6 +136,15 @@ def test_batches_are_sorted_by_length_and_rows_come_back_in_input_order() -> Non
     assert out.dtype == np.float32 and out.shape == (5, 384)
 
 
+def test_encode_reports_progress_after_every_batch() -> None:
+    calls: list[tuple[int, int]] = []
+    texts = ["bb", "a", "dddd", "ccc", "eeeee"]
+    RecordingEncoder(TextConfig(batch_size=2)).encode(
+        texts, progress=lambda done, total: calls.append((done, total))
+    )
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+
+
 def test_encode_takes_a_sequence_and_handles_an_empty_one() -> None:
     enc = RecordingEncoder(TextConfig())
     with pytest.raises(TypeError, match="encode_one"):

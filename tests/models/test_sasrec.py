@@ -12,9 +12,11 @@ import torch
 from liverec.core.errors import ConfigError
 from liverec.data.dataset import Dataset
 from liverec.data.interactions import Histories, Interactions
-from liverec.models.sasrec import SASRec, SASRecConfig, build_net, gap_bucket, gap_buckets
-from liverec.models.sasrec_onnx import SequenceEncoder
-from liverec.models.sasrec_train import _sampled_softmax, holdout_last, make_chunks, train
+from liverec.models.sasrec import SASRec, SASRecConfig
+from liverec.models.sasrec.encoder import SequenceEncoder
+from liverec.models.sasrec.net import SASRecNet
+from liverec.models.sasrec.sequences import gap_bucket, gap_buckets
+from liverec.models.sasrec.train import holdout_last, make_chunks, sampled_softmax, train
 
 TINY = SASRecConfig(
     dim=16,
@@ -79,7 +81,7 @@ def test_training_stops_when_its_time_budget_is_spent() -> None:
     seqs = [list(np.random.default_rng(u).integers(0, 40, 30)) for u in range(60)]
     h = Histories.from_lists(seqs, 40, [list(range(30))] * 60)
     cfg = replace(TINY, max_epochs=500, eval_every=1, patience=1000, time_budget_s=1e-9)
-    net = build_net(cfg, n_items=40, text_dim=None)
+    net = SASRecNet(cfg, n_items=40, text_dim=None)
     result = train(net, h, cfg)
     assert result.stopped.startswith("time budget") and len(result.curve) == 1
 
@@ -87,7 +89,7 @@ def test_training_stops_when_its_time_budget_is_spent() -> None:
 @pytest.fixture(scope="module")
 def net() -> torch.nn.Module:
     torch.manual_seed(0)
-    return build_net(TINY, n_items=30, text_dim=8).eval()
+    return SASRecNet(TINY, n_items=30, text_dim=8).eval()
 
 
 def test_forward_shapes(net: torch.nn.Module) -> None:
@@ -186,7 +188,7 @@ def test_sampled_softmax_with_logq_follows_the_full_softmax_gradient() -> None:
         return g.flatten()
 
     full = grad(torch.nn.functional.cross_entropy(h @ table.T, targets))
-    corrected = grad(_sampled_softmax(h, targets, table, log_q, 200_000))
+    corrected = grad(sampled_softmax(h, targets, table, log_q, 200_000))
     cos = torch.nn.functional.cosine_similarity(full, corrected, dim=0)
     assert cos > 0.99
     biased = torch.nn.functional.cosine_similarity(full, _biased(h, targets, table, log_q), dim=0)

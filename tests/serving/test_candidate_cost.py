@@ -19,7 +19,7 @@ from liverec.data.dataset import Dataset
 from liverec.data.idmap import IdMap
 from liverec.data.interactions import Interactions
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import TrainConfig, train_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 ACTIVE_ITEMS = 2_000
 

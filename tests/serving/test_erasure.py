@@ -16,7 +16,8 @@ from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.serving.erasure import erase_user
 from liverec.serving.service import LiveService, ServiceConfig
-from liverec.serving.snapshot import TrainConfig, list_snapshots, train_snapshot
+from liverec.serving.snapshot import list_snapshots
+from liverec.serving.training import TrainConfig, train_snapshot
 from tests.conftest import UNHURRIED_PIPELINE
 
 LIGHT = TrainConfig(components=("pop", "trending", "itemcf"))

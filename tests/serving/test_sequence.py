@@ -14,9 +14,10 @@ from liverec.core.types import EventType
 from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event
 from liverec.models.sasrec import SASRecConfig
-from liverec.models.sasrec_serve import UserEncodings
+from liverec.models.sasrec.encodings import UserEncodings
 from liverec.serving.service import LiveService, ServiceConfig
-from liverec.serving.snapshot import Snapshot, TrainConfig, load_snapshot, train_snapshot
+from liverec.serving.snapshot import Snapshot, load_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 from tests.conftest import UNHURRIED_PIPELINE
 
 FAST = SASRecConfig(dim=16, max_len=8, max_epochs=2, eval_every=1, learning_rate=0.005)

@@ -14,7 +14,7 @@ from liverec.core.types import EventType
 from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import train_snapshot
+from liverec.serving.training import train_snapshot
 
 
 def click(user: str, item: str) -> Event:

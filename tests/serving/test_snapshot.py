@@ -12,15 +12,8 @@ from liverec.data.dataset import Dataset, Item
 from liverec.events.schema import Event, LoggedEvent, LoggedItem
 from liverec.events.store import open_event_log
 from liverec.serving.service import LiveService, ServiceConfig
-from liverec.serving.snapshot import (
-    TrainConfig,
-    latest_snapshot,
-    list_snapshots,
-    load_snapshot,
-    merge_log,
-    prune_snapshots,
-    train_snapshot,
-)
+from liverec.serving.snapshot import latest_snapshot, list_snapshots, load_snapshot, prune_snapshots
+from liverec.serving.training import TrainConfig, merge_log, train_snapshot
 
 PASS = Pseudonyms.passthrough()
 

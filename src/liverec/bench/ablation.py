@@ -24,7 +24,7 @@ from liverec.data.sources import load_dataset
 from liverec.eval.replay import ReplayResult, ReplaySplit, replay, replay_config, time_cut
 from liverec.serving.cache import CacheConfig
 from liverec.serving.service import ServiceConfig
-from liverec.serving.snapshot import TrainConfig
+from liverec.serving.training import TrainConfig
 
 LAMBDAS = (1.0, 0.9, 0.75, 0.5, 0.25, 0.0)
 

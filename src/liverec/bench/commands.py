@@ -269,7 +269,7 @@ def bench_durability(home: Path, cycles: int, out: Path, docs: Path | None) -> N
 
     from liverec.bench.server import prepare_home
     from liverec.data.sources import load_dataset
-    from liverec.serving.snapshot import TrainConfig, train_snapshot
+    from liverec.serving.training import TrainConfig, train_snapshot
 
     _before_run()
     dataset = load_dataset("ml-100k", home)
@@ -321,7 +321,7 @@ def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) 
 
     from liverec.bench.server import Server, prepare_home
     from liverec.data.sources import load_dataset
-    from liverec.serving.snapshot import train_snapshot
+    from liverec.serving.training import train_snapshot
 
     _before_run()
     dataset = load_dataset("ml-100k", home)

@@ -25,7 +25,7 @@ from liverec.bench.server import Server, prepare_home
 from liverec.core.paths import Paths
 from liverec.data import movielens
 from liverec.data.sources import load_dataset
-from liverec.serving.snapshot import train_snapshot
+from liverec.serving.training import train_snapshot
 
 
 @dataclass

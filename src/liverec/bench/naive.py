@@ -27,7 +27,7 @@ from liverec.models.base import top_k
 from liverec.models.usercf import UserCF
 from liverec.serving.cache import CacheConfig
 from liverec.serving.service import LiveService, ServiceConfig
-from liverec.serving.snapshot import train_snapshot
+from liverec.serving.training import train_snapshot
 
 
 def textbook_user_cf(

@@ -26,8 +26,8 @@ from liverec.data.split import leave_last_out
 from liverec.eval.offline import LIST_LENGTH, list_metrics
 from liverec.models.base import top_k
 from liverec.models.sasrec import SASRec, SASRecConfig
-from liverec.models.sasrec_onnx import SequenceEncoder
-from liverec.serving.snapshot import TrainConfig
+from liverec.models.sasrec.encoder import SequenceEncoder
+from liverec.serving.training import TrainConfig
 
 
 def _ranked(scores: np.ndarray, seen: Any) -> np.ndarray:

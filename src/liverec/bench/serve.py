@@ -21,7 +21,7 @@ from liverec.core.paths import Paths
 from liverec.data import movielens
 from liverec.data.dataset import Dataset
 from liverec.data.sources import load_dataset
-from liverec.serving.snapshot import TrainConfig, train_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 
 def lua_ids(name: str, ids: Sequence[str]) -> str:

@@ -31,7 +31,7 @@ from liverec.eval.replay import replay_config
 from liverec.events.schema import Event
 from liverec.models.base import top_k
 from liverec.serving.service import LiveService
-from liverec.serving.snapshot import TrainConfig, train_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 METHODS = ("random", "popularity", "content", "pipeline")
 

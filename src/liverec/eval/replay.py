@@ -30,7 +30,7 @@ from liverec.events.schema import Event
 from liverec.events.store import open_event_log
 from liverec.serving.pipeline import PipelineConfig
 from liverec.serving.service import LiveService, ServiceConfig
-from liverec.serving.snapshot import TrainConfig, train_snapshot
+from liverec.serving.training import TrainConfig, train_snapshot
 
 Mode = Literal["frozen", "online", "retrain"]
 MODES: tuple[Mode, ...] = ("frozen", "online", "retrain")

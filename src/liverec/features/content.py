@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.progress import ProgressFn, no_progress
 from liverec.data.catalog import Catalog, Item
 from liverec.data.idmap import fnv1a_array
 from liverec.features.fingerprint import U64, hyperplanes, simhash
@@ -216,9 +217,12 @@ def embed_catalog(
 
 
 def catalog_vectors(
-    catalog: Catalog, text: TextConfig, cache_dir: Path, progress: bool = False
+    catalog: Catalog, text: TextConfig, cache_dir: Path, progress: ProgressFn | None = None
 ) -> tuple[FloatMatrix, TextEncoder]:
-    """Text embeddings of a whole catalog (cached by text under ``cache_dir``) and the encoder."""
+    """Text embeddings of a whole catalog (cached by text under ``cache_dir``) and the encoder.
+
+    ``progress(done, total)`` counts catalog items, cached ones included, every batch.
+    """
     import os
 
     from liverec.features.text import load_encoder
@@ -227,11 +231,18 @@ def catalog_vectors(
     cores = text.batch_threads or len(os.sched_getaffinity(0))
     encoder = load_encoder(text.model_copy(update={"threads": cores}), cache_dir)
     cache = EmbeddingCache(cache_dir / f"text-cache-{text.runtime}.npz")
-    vectors = embed_catalog(
-        catalog,
-        lambda t: encoder.encode(t, progress=progress and len(t) > 200),
-        text.runtime,
-        cache,
-    )
+    report = progress or no_progress
+    n = len(catalog)
+    chunk_start = 0  # catalog items of the chunks already through ``embed_catalog``
+
+    def encode(texts: list[str]) -> FloatMatrix:
+        return encoder.encode(texts, progress=lambda done, _: report(chunk_start + done, n))
+
+    def chunk_done(stop: int, total: int) -> None:
+        nonlocal chunk_start
+        chunk_start = stop
+        report(stop, total)
+
+    vectors = embed_catalog(catalog, encode, text.runtime, cache, progress=chunk_done)
     cache.save()
     return vectors, encoder

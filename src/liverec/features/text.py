@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from liverec.core.errors import ConfigError, LiverecError
+from liverec.core.progress import ProgressFn
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -128,12 +129,17 @@ class TextEncoder(ABC):
         """Encode one batch as given: (len(texts), dim), rows L2-normalised."""
 
     def encode(
-        self, texts: Sequence[str], *, batch_size: int | None = None, progress: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int | None = None,
+        progress: ProgressFn | None = None,
     ) -> FloatArray:
         """Encode ``texts``: (len(texts), 384) float32, each row L2-normalised, in input order.
 
         Batches are formed from texts of similar length (longest first), which keeps padding
-        small; ``batch_size`` defaults to the config's; ``progress`` shows a tqdm bar.
+        small; ``batch_size`` defaults to the config's; ``progress(done, total)`` is called after
+        every batch, with texts as the unit.
 
         Raises
         ------
@@ -152,20 +158,11 @@ class TextEncoder(ABC):
         if not items:
             return out
         order = np.argsort(-self._lengths(items), kind="stable")
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=len(items), unit="text", desc=f"encoding ({self.runtime})")
-        try:
-            for start in range(0, len(items), size):
-                idx = order[start : start + size]
-                out[idx] = self._embed([items[i] for i in idx])
-                if bar is not None:
-                    bar.update(len(idx))
-        finally:
-            if bar is not None:
-                bar.close()
+        for start in range(0, len(items), size):
+            idx = order[start : start + size]
+            out[idx] = self._embed([items[i] for i in idx])
+            if progress is not None:
+                progress(start + len(idx), len(items))
         return out
 
     def encode_one(self, text: str) -> FloatArray:

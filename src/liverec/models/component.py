@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from liverec.core.errors import ConfigError
+from liverec.core.progress import ProgressLine, progress_line
 from liverec.data.catalog import Item
 from liverec.data.dataset import Dataset
 from liverec.features.catalog_store import CatalogView
@@ -41,6 +42,10 @@ class TrainContext:
     log: Callable[[str], None] = print
     progress: bool = False
     item_vectors: NDArray[np.float32] | None = None  # the text component's, for later ones
+
+    def progress_line(self, label: str, unit: str) -> ProgressLine:
+        """Progress of one long step with a rate and ETA on stderr (silent unless ``progress``)."""
+        return progress_line(label, unit, self.progress)
 
 
 @dataclass

@@ -197,7 +197,8 @@ class TextComponent(Component):
     def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
         """Encode the catalog (cached by text); save vectors, fingerprints, basis and index."""
         cfg = self.config
-        vectors, _ = catalog_vectors(ctx.data.catalog, cfg.encoder, ctx.models_dir, ctx.progress)
+        with ctx.progress_line("text encoding", "texts") as line:
+            vectors, _ = catalog_vectors(ctx.data.catalog, cfg.encoder, ctx.models_dir, line)
         ctx.item_vectors = vectors
         out.mkdir(parents=True, exist_ok=True)
         np.save(out / "vectors.npy", vectors.astype(np.float16))

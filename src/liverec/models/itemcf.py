@@ -224,7 +224,8 @@ class ItemCFComponent(Component):
 
     def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
         """Blockwise top-k neighbour lists (see ``liverec.models.neighbours``)."""
-        lists = compute_neighbours(ctx.data.interactions, self.config.lists())
+        with ctx.progress_line("itemcf neighbours", "blocks") as line:
+            lists = compute_neighbours(ctx.data.interactions, self.config.lists(), progress=line)
         lists.save(out)
         return {"pairs": len(lists.neighbours), "ref_time": lists.ref_time}
 

@@ -13,8 +13,7 @@ from liverec.models.fresh import NewItemsComponent
 from liverec.models.itemcf import ItemCF, ItemCFComponent
 from liverec.models.mf import ALS, BPR, ALSComponent
 from liverec.models.popular import PopularComponent, Popularity, TrendingComponent
-from liverec.models.sasrec import SASRec
-from liverec.models.sasrec_serve import SASRecComponent
+from liverec.models.sasrec import SASRec, SASRecComponent
 from liverec.models.usercf import UserCF
 
 MODELS: dict[str, type[Recommender]] = {

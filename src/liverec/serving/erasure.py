@@ -37,14 +37,13 @@ from liverec.events.store import EventLog
 from liverec.serving.snapshot import (
     ERASURES,
     MANIFEST,
-    TrainConfig,
     erasure_generation,
     erasure_lock,
     list_snapshots,
     load_snapshot,
-    new_version,
-    train_snapshot,
+    reserve_version,
 )
+from liverec.serving.training import TrainConfig, train_snapshot
 
 
 @dataclass(frozen=True)
@@ -144,9 +143,8 @@ def _retrain(
 
 def _reissue(snapshot: Path, root: Path) -> Path:
     """The snapshot under a new version (hard links), so every worker rebuilds its state."""
-    version = new_version(root)
-    tmp = root / f".tmp-{version}"
-    shutil.copytree(snapshot, tmp, copy_function=os.link)
+    version, tmp = reserve_version(root)
+    shutil.copytree(snapshot, tmp, copy_function=os.link, dirs_exist_ok=True)
     manifest = json.loads((snapshot / MANIFEST).read_text())
     (tmp / MANIFEST).unlink()  # a new file, not a write through the shared link
     (tmp / MANIFEST).write_text(json.dumps({**manifest, "version": version}, indent=2))

@@ -1,38 +1,35 @@
-"""Versioned model snapshots: what ``liverec train`` writes and the service loads.
+"""Versioned model snapshots on disk: what ``liverec train`` writes and the service loads.
 
-A snapshot folder holds the training data (the dataset plus every logged event and item
-upsert up to ``last_seq``, in the columnar dataset format) and one folder per servable
-component, listed in ``manifest.json`` with its config and what training reported. Every part
-is memory-mapped when loaded. Folders are written under a temporary name and renamed into
-place, so a reader never sees half of one; version names sort strictly in creation order.
+Training them is ``serving.training``; this module is the format. A snapshot folder holds the
+training data (the dataset plus every logged event and item upsert up to ``last_seq``, in the
+columnar dataset format) and one folder per servable component, listed in ``manifest.json``
+with its config and what training reported. Every part is memory-mapped when loaded. Folders
+are written under a temporary name and renamed into place, so a reader never sees half of one;
+version names sort strictly in creation order.
 """
 
 from __future__ import annotations
 
+import calendar
 import json
-import os
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from liverec.core.errors import ConfigError, LiverecError
-from liverec.data.catalog import Catalog, Item
+from liverec.core.errors import LiverecError
 from liverec.data.dataset import Dataset
-from liverec.data.interactions import Interactions
-from liverec.events.schema import LogEntry, LoggedEvent, LoggedItem
-from liverec.models.component import Component, TrainContext
-from liverec.models.registry import COMPONENTS, component_class, default_components
+from liverec.models.component import Component
+from liverec.models.registry import component_class
 
 MANIFEST = "manifest.json"
 MODELS_DIR = ".models"
 FORMAT = 2
+RESERVED = ".tmp-"  # prefix of the folder a version is written in before it is renamed
+VERSION_TIME = "%Y%m%dT%H%M%S"  # then ".ffffffZ": microseconds, UTC
 ERASURES = ".erasures"  # a counter bumped by every user erasure (see ``serving.erasure``)
 
 
@@ -58,61 +55,6 @@ def erasure_generation(root: Path) -> int:
         return int((root / ERASURES).read_text() or 0)
     except FileNotFoundError:
         return 0
-
-
-class TrainConfig(BaseModel):
-    """Which components a snapshot holds, and their parameters (``{component: {key: value}}``)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    components: tuple[str, ...] = Field(default_factory=default_components)
-    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-    @field_validator("components")
-    @classmethod
-    def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        for n in names:
-            component_class(n)
-        return tuple(n for n in COMPONENTS if n in names)  # registry (training) order
-
-    def build(self) -> list[Component]:
-        """The components, configured, in training order.
-
-        Raises
-        ------
-        ConfigError
-            If a parameter names an unknown component or key, or a component lacks one it needs.
-        """
-        missing = [n for n, c in COMPONENTS.items() if c.required and n not in self.components]
-        if missing:
-            raise ConfigError(f"every snapshot needs {', '.join(missing)} (the fallback)")
-        for name in self.params:
-            if name not in self.components:
-                raise ConfigError(
-                    f"parameters for {name!r}, which is not trained here; components: "
-                    f"{', '.join(self.components)}"
-                )
-        out = []
-        for name in self.components:
-            cls = component_class(name)
-            missing = [n for n in cls.needs if n not in self.components]
-            if missing:
-                raise ConfigError(f"component {name!r} needs {', '.join(missing)} as well")
-            out.append(cls.from_params(self.params.get(name)))
-        return out
-
-    @classmethod
-    def of_manifest(cls, manifest: dict[str, Any]) -> TrainConfig:
-        """The config a snapshot was trained with (to train it again on changed data)."""
-        parts = manifest["components"]
-        return cls(
-            components=tuple(parts),
-            params={name: part["config"] for name, part in parts.items()},
-        )
-
-    def with_optional(self, names: Iterable[str]) -> TrainConfig:
-        """This config with optional components (e.g. sasrec) added."""
-        return self.model_copy(update={"components": (*self.components, *names)})
 
 
 @dataclass
@@ -142,152 +84,70 @@ class Snapshot:
         return self.data.n_items
 
 
-def merge_log(
-    dataset: Dataset, entries: Iterable[LogEntry], since_seq: int = 0
-) -> tuple[Dataset, int]:
-    """The dataset with logged item upserts and events applied; returns it and the last seq
-    (``since_seq`` when there are none: the dataset already holds the log up to it).
+def version_name(micros: int) -> str:
+    """The version name of an instant in microseconds since the epoch (UTC).
 
-    New users and items get the next indices, so every index of ``dataset`` stays valid.
+    >>> version_name(1_767_225_600_000_001)
+    '20260101T000000.000001Z'
     """
-    import pyarrow as pa
-
-    changed: dict[str, Item] = {}
-    new_items: dict[str, Item] = {}
-    rows: list[tuple[str, str, float, int, float]] = []
-    last_seq = since_seq
-    for entry in entries:
-        last_seq = max(last_seq, entry.seq)
-        if isinstance(entry, LoggedItem):
-            it = entry.item
-            (new_items if it.item_id in new_items or it.item_id not in dataset.items else changed)[
-                it.item_id
-            ] = it
-        elif isinstance(entry, LoggedEvent):
-            e = entry.event
-            if e.item_id not in dataset.items and e.item_id not in new_items:
-                new_items[e.item_id] = Item(item_id=e.item_id, title=e.item_id)
-            rows.append(
-                (e.user_id, e.item_id, e.ts, int(e.type), 1.0 if e.value is None else e.value)
-            )
-    if not rows and not changed and not new_items:
-        return dataset, last_seq
-    items = dataset.items.extended(list(new_items))
-    users = dataset.users.extended([r[0] for r in rows])
-    catalog = dataset.catalog.with_items(
-        {dataset.items.index(k): v for k, v in changed.items()}, list(new_items.values())
-    )
-    extra = Interactions(
-        uidx=users.indices(pa.array([r[0] for r in rows], pa.string())).astype(np.int32),
-        iidx=items.indices(pa.array([r[1] for r in rows], pa.string())).astype(np.int32),
-        ts=np.array([r[2] for r in rows], np.float64),
-        etype=np.array([r[3] for r in rows], np.int8),
-        value=np.array([r[4] for r in rows], np.float32),
-        n_users=len(users),
-        n_items=len(items),
-    )
-    base = dataset.interactions
-    widened = Interactions(
-        base.uidx, base.iidx, base.ts, base.etype, base.value, len(users), len(items)
-    )
-    merged = Dataset(
-        name=dataset.name,
-        users=users,
-        items=items,
-        interactions=widened.concat(extra).sorted_by_user(),
-        catalog=catalog,
-        user_attributes={
-            k: (*v, *("",) * (len(users) - len(v))) for k, v in dataset.user_attributes.items()
-        },
-    )
-    return merged, last_seq
+    seconds, micro = divmod(micros, 1_000_000)
+    return time.strftime(VERSION_TIME, time.gmtime(seconds)) + f".{micro:06d}Z"
 
 
-def new_version(root: Path) -> str:
-    """A version name later than every existing one (microseconds, bumped past collisions)."""
-    now = time.time()
-    name = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
-    existing = [p.name for p in list_snapshots(root)] if root.exists() else []
-    while existing and name <= existing[-1]:
-        base, micro = existing[-1][:-8], int(existing[-1][-7:-1])
-        name = f"{base}.{micro + 1:06d}Z"
-    return name
+def first_after(name: str) -> int:
+    """The earliest instant (microseconds) whose ``version_name`` sorts after ``name``.
 
+    Older names (``20260101T000000Z-3fa2c1``) sort after every name of their second, so the
+    next version is in the next second; a name that is not a version gives 0.
 
-def train_snapshot(
-    dataset: Dataset,
-    entries: Iterable[LogEntry],
-    root: Path,
-    config: TrainConfig | None = None,
-    log: Callable[[str], None] = print,
-    models_dir: Path | None = None,
-    progress: bool = False,
-    since_seq: int = 0,
-    check_erasures: bool = True,
-) -> Path:
-    """Train every configured component on the dataset plus the log; write a new snapshot.
-
-    ``since_seq``: the dataset already holds the log up to this entry (a snapshot's data).
-    ``check_erasures=False`` only for the erasure's own run, which holds the erasure lock.
+    >>> version_name(first_after("20260101T000000.999999Z"))
+    '20260101T000001.000000Z'
+    >>> version_name(first_after("20260101T000000Z-3fa2c1"))
+    '20260101T000001.000000Z'
     """
-    config = config or TrainConfig()
-    components = config.build()
-    t0 = time.perf_counter()
-    generation = erasure_generation(root)
-    data, last_seq = merge_log(dataset, entries, since_seq)
-    log(f"training on {data.summary()} (log up to seq {last_seq})")
+    try:
+        seconds = calendar.timegm(time.strptime(name[:15], VERSION_TIME))
+    except ValueError:
+        return 0
+    rest = name[15:]
+    if len(rest) == 8 and rest[0] == "." and rest[-1] == "Z" and rest[1:7].isdigit():
+        return seconds * 1_000_000 + int(rest[1:7]) + 1
+    return (seconds + 1) * 1_000_000
+
+
+def _newest_name(root: Path, besides: Path | None = None) -> str:
+    """The greatest version name under ``root``, snapshots and reservations alike."""
+    names = (
+        p.name.removeprefix(RESERVED)
+        for p in root.iterdir()
+        if (p.name.startswith(RESERVED) or not p.name.startswith(".")) and p != besides
+    )
+    return max((n for n in names if first_after(n)), default="")
+
+
+def reserve_version(root: Path, clock: Callable[[], int] = time.time_ns) -> tuple[str, Path]:
+    """A new version and its temporary folder ``root/.tmp-VERSION``, created here.
+
+    The name is the time in microseconds (``clock`` gives nanoseconds), moved past the newest
+    snapshot or reservation under ``root`` when it is not later, so versions strictly
+    increase in the order they are reserved, within one second and across processes: the
+    folder is created with ``mkdir`` (one winner per name), and a reservation that then finds
+    its name taken or a later one (made meanwhile by another process) gives it up and tries
+    again.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    version = new_version(root)
-    tmp = root / f".tmp-{version}"
-    ctx = TrainContext(
-        data=data, models_dir=models_dir or root / MODELS_DIR, log=log, progress=progress
-    )
-    timings: dict[str, float] = {}
-    t = time.perf_counter()
-    data.save(tmp / "data")
-    timings["data"] = round(time.perf_counter() - t, 3)
-    parts: dict[str, Any] = {}
-    for component in components:
-        t = time.perf_counter()
-        meta = component.train(ctx, tmp / component.name)
-        timings[component.name] = round(time.perf_counter() - t, 3)
-        log(f"  {component.name}: {timings[component.name]:.2f} s")
-        parts[component.name] = {"config": component.config_json(), "meta": meta}
-    manifest = {
-        "format": FORMAT,
-        "version": version,
-        "dataset": dataset.name,
-        "created_at": time.time(),
-        "last_seq": last_seq,
-        "n_users": data.n_users,
-        "n_items": data.n_items,
-        "n_interactions": len(data.interactions),
-        "train_seconds": round(time.perf_counter() - t0, 3),
-        "timings": timings,
-        "components": parts,
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, default=_json_default))
-    final = root / version
-    if not check_erasures:
-        os.replace(tmp, final)
-        log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
-        return final
-    with erasure_lock(root):
-        if erasure_generation(root) != generation:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise LiverecError(
-                "a user was erased while this snapshot was training, so it may still hold "
-                "them; it was discarded: train again"
-            )
-        os.replace(tmp, final)
-    log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
-    return final
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to a manifest")
+    while True:
+        newest = _newest_name(root)
+        version = version_name(max(clock() // 1000, first_after(newest) if newest else 0))
+        folder = root / f"{RESERVED}{version}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        # a reservation renamed into place frees its name for mkdir: check the snapshot too
+        if _newest_name(root, besides=folder) < version:
+            return version, folder
+        folder.rmdir()
 
 
 def list_snapshots(root: Path) -> list[Path]:
@@ -346,6 +206,3 @@ def prune_snapshots(root: Path, keep: int) -> list[Path]:
     for p in doomed:
         shutil.rmtree(p, ignore_errors=True)
     return doomed
-
-
-__all__ = ["Catalog", "Snapshot", "TrainConfig", "load_snapshot", "train_snapshot"]

@@ -11,18 +11,19 @@ leave-last-out rule the offline protocol applies, one step earlier, so no test d
 from __future__ import annotations
 
 import math
-import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from tqdm import tqdm
 
 from liverec.core.arrays import ranges
+from liverec.core.progress import ProgressLine, progress_line
 from liverec.data.interactions import Histories
-from liverec.models.sasrec import GAP_BUCKETS, SASRecConfig, encode_histories
+from liverec.models.sasrec.config import SASRecConfig
+from liverec.models.sasrec.sequences import encode_histories, flat_gap_buckets
 
 IGNORE = -100
 VALID_BATCH = 1024  # validation users scored at once
@@ -95,18 +96,6 @@ class Chunks:
         return x, g, y
 
 
-def flat_gap_buckets(histories: Histories) -> NDArray[np.int8]:
-    """``gap_buckets`` of every history at once (0 at each history's first event)."""
-    ts = np.asarray(histories.ts, np.float64)
-    out = np.zeros(len(ts), np.int8)
-    if len(ts) > 1:
-        gaps = np.maximum(np.diff(ts), 0.0)
-        buckets = np.clip(np.floor(np.log2(gaps + 1.0)).astype(np.int64) + 1, 1, GAP_BUCKETS - 1)
-        out[1:] = buckets
-    out[np.asarray(histories.indptr[:-1][histories.lengths() > 0], np.int64)] = 0
-    return out
-
-
 def make_chunks(histories: Histories, config: SASRecConfig) -> Chunks:
     """Every user's (most recent ``train_window``) events cut into overlapping chunks.
 
@@ -147,7 +136,9 @@ def ndcg_hr_at_10(scores: Any, targets: Any) -> tuple[float, float]:
     return float(np.where(hit, 1.0 / np.log2(ranks + 1), 0.0).mean()), float(hit.mean())
 
 
-def validate(net: Any, context: Histories, users: Any, targets: Any, config: SASRecConfig) -> Any:
+def validate(
+    net: Any, context: Histories, users: Any, targets: Any, config: SASRecConfig
+) -> tuple[float, float]:
     """NDCG@10 and HR@10 of ``targets`` after each user's ``context``, full ranking.
 
     Users are scored in batches, so memory stays at ``batch x catalog`` floats.
@@ -160,7 +151,7 @@ def validate(net: Any, context: Histories, users: Any, targets: Any, config: SAS
     for start in range(0, len(users), VALID_BATCH):
         part, wanted = users[start : start + VALID_BATCH], targets[start : start + VALID_BATCH]
         h = context.take(part)
-        scores = encode_histories(net, h, config) @ table.T
+        scores = encode_histories(net, h, config.context, config.dim) @ table.T
         seen = h.to_csr().tocoo()
         scores[seen.row, seen.col] = -np.inf
         n, r = ndcg_hr_at_10(scores, wanted)
@@ -247,7 +238,7 @@ def _epoch(
         if log_q is None:
             loss = functional.cross_entropy(hk @ table.T, yk)  # (P, n_items) logits
         else:
-            loss = _sampled_softmax(hk, yk, table, log_q, config.negatives)
+            loss = sampled_softmax(hk, yk, table, log_q, config.negatives)
         opt.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         opt.step()
@@ -273,17 +264,51 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
     sampled = histories.n_items > config.sampled_softmax_above
     log_q = _log_unigram(train_h, device) if sampled else None
     result = TrainResult(device=device)
+
+    def one_epoch(batches: _Batches) -> float:
+        return _epoch(net, batches, opt, rng, log_q, config, device, clock)
+
+    def score() -> tuple[float, float]:
+        return validate(net, train_h, val_users, val_targets, config)
+
+    with progress_line("sasrec", "epochs", config.progress) as line:
+        best_state = _early_stopping(net, one_epoch, data, score, config, clock, result, line)
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    if config.finetune_epochs > 0 and not clock.spent:
+        # The held-out last events are the most recent transitions of every user; the chosen
+        # checkpoint learns them too for a few epochs (their count was fixed in advance: no
+        # validation is left to choose it on).
+        full = _Batches(histories, config)
+        with progress_line("sasrec fine-tuning", "epochs", config.progress) as line:
+            for done in range(1, config.finetune_epochs + 1):
+                one_epoch(full)
+                line(done, config.finetune_epochs)
+    net.to("cpu").eval()
+    result.seconds = time.perf_counter() - clock.start
+    return result
+
+
+def _early_stopping(
+    net: Any,
+    one_epoch: Callable[[_Batches], float],
+    data: _Batches,
+    score: Callable[[], tuple[float, float]],
+    config: SASRecConfig,
+    clock: _Clock,
+    result: TrainResult,
+    line: ProgressLine,
+) -> dict[str, Any] | None:
+    """Train epochs until validation NDCG@10 stalls, time runs out or ``max_epochs``; fills
+    ``result`` and returns the best weights (None if never validated)."""
     best_state: dict[str, Any] | None = None
-    bar = tqdm(
-        range(1, config.max_epochs + 1), desc="sasrec", unit="epoch", disable=not config.progress
-    )
-    for epoch in bar:
-        loss_avg = _epoch(net, data, opt, rng, log_q, config, device, clock)
+    for epoch in range(1, config.max_epochs + 1):
+        loss_avg = one_epoch(data)
         if epoch % config.eval_every and epoch != config.max_epochs and not clock.spent:
+            line(epoch, config.max_epochs)
             continue
-        ndcg, hr = validate(net, train_h, val_users, val_targets, config)
+        ndcg, hr = score()
         result.curve.append({"epoch": epoch, "loss": loss_avg, "ndcg@10": ndcg, "hr@10": hr})
-        bar.set_postfix(loss=f"{loss_avg:.3f}", valid_ndcg=f"{ndcg:.4f}", best=result.best_epoch)
         if ndcg > result.best_ndcg or best_state is None:
             result.best_ndcg, result.best_epoch = ndcg, epoch
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
@@ -292,25 +317,17 @@ def _train(net: Any, histories: Histories, config: SASRecConfig) -> TrainResult:
                 f"validation NDCG@10 did not improve for {config.patience} epochs "
                 f"(best {result.best_ndcg:.4f} at epoch {result.best_epoch})"
             )
+        if clock.spent and not result.stopped:
+            result.stopped = f"time budget of {config.time_budget_s:g} s used"
+        line.note(
+            f"loss {loss_avg:.3f}, valid NDCG@10 {ndcg:.4f} (best {result.best_ndcg:.4f} "
+            f"at epoch {result.best_epoch})"
+        )
+        line(epoch, config.max_epochs)
+        if result.stopped:
+            line.close(f"stopped early after epoch {epoch}: {result.stopped}")
             break
-        if clock.spent:
-            result.stopped = f"time budget of {config.time_budget_s:g} s used (epoch {epoch})"
-            break
-    bar.close()
-    if config.progress and result.stopped:
-        print(f"sasrec: stopped: {result.stopped}", file=sys.stderr, flush=True)
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    if config.finetune_epochs > 0 and not clock.spent:
-        # The held-out last events are the most recent transitions of every user; the chosen
-        # checkpoint learns them too for a few epochs (their count was fixed in advance: no
-        # validation is left to choose it on).
-        full = _Batches(histories, config)
-        for _ in range(config.finetune_epochs):
-            _epoch(net, full, opt, rng, log_q, config, device, clock)
-    net.to("cpu").eval()
-    result.seconds = time.perf_counter() - clock.start
-    return result
+    return best_state
 
 
 def _log_unigram(histories: Histories, device: str) -> Any:
@@ -321,7 +338,7 @@ def _log_unigram(histories: Histories, device: str) -> Any:
     return torch.tensor(np.log(counts / counts.sum()), dtype=torch.float32, device=device)
 
 
-def _sampled_softmax(h: Any, targets: Any, table: Any, log_q: Any, n: int) -> Any:
+def sampled_softmax(h: Any, targets: Any, table: Any, log_q: Any, n: int) -> Any:
     """Cross-entropy over the target and ``n`` shared negatives drawn from q, logQ-corrected.
 
     Subtracting log q from every logit makes the sampled softmax an unbiased estimate of the

@@ -1,113 +1,21 @@
-"""The SASRec transformer exported to ONNX Runtime (fp32 and int8), with per-user state.
-
-Two graphs: ``prefill`` runs a whole (left-padded) sequence and returns every layer's keys and
-values; ``step`` adds one event to a user's cached keys and values. Embedding lookups and the
-final scoring stay in numpy, so items added after training get their vectors from their text
-without touching the graphs. int8 is dynamic quantisation of the graphs' weights (the matrix
-multiplications of every block), one scale per output channel.
-"""
+"""The exported SASRec graphs run in ONNX Runtime: per-user state, one step per new event."""
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from liverec.core.errors import LiverecError
 from liverec.data.interactions import Histories
-from liverec.features.text import quantize_int8
-from liverec.models.sasrec import SASRec, SASRecConfig, _last, gap_bucket
+from liverec.models.sasrec.config import SASRecConfig
+from liverec.models.sasrec.export import GRAPHS
+from liverec.models.sasrec.sequences import gap_bucket, last_events, left_padded
 
-OPSET = 17
-GRAPHS = ("prefill", "step")
 FloatArray = NDArray[np.float32]
-
-
-def export(model: SASRec, directory: Path, quantize: bool = True) -> dict[str, Path]:
-    """Write ``prefill.onnx`` and ``step.onnx`` (and ``*-int8.onnx``) plus the numpy tables."""
-    import torch
-
-    net = model._require_net().eval()
-    c: SASRecConfig = model.config
-    directory.mkdir(parents=True, exist_ok=True)
-    hd, w = c.dim // c.heads, c.max_len - 1
-
-    class Prefill(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = net  # a submodule, so its weights export as initialisers
-
-        def forward(self, x: Any, real: Any) -> Any:
-            return self.net.transform(x, real)
-
-    class Step(Prefill):
-        def forward(self, x: Any, k: Any, v: Any, valid: Any) -> Any:  # type: ignore[override]
-            return self.net.step(x, k, v, valid)
-
-    x3 = torch.zeros(2, 5, c.dim)
-    real = torch.ones(2, 5, dtype=torch.bool)
-    kv = torch.zeros(c.layers, 2, c.heads, w, hd)
-    valid = torch.ones(2, w, dtype=torch.bool)
-    paths: dict[str, Path] = {}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer warnings about Python-side shapes, expected
-        torch.onnx.export(
-            Prefill(),
-            (x3, real),
-            str(directory / "prefill.onnx"),
-            input_names=["x", "real"],
-            output_names=["out", "k", "v"],
-            dynamic_axes={
-                "x": {0: "batch", 1: "time"},
-                "real": {0: "batch", 1: "time"},
-                "out": {0: "batch", 1: "time"},
-                "k": {1: "batch", 3: "time"},
-                "v": {1: "batch", 3: "time"},
-            },
-            opset_version=OPSET,
-            dynamo=False,
-        )
-        torch.onnx.export(
-            Step(),
-            (x3[:, 0], kv, kv, valid),
-            str(directory / "step.onnx"),
-            input_names=["x", "k_cache", "v_cache", "valid"],
-            output_names=["out", "k", "v"],
-            dynamic_axes={
-                "x": {0: "batch"},
-                "k_cache": {1: "batch"},
-                "v_cache": {1: "batch"},
-                "valid": {0: "batch"},
-                "out": {0: "batch"},
-                "k": {1: "batch"},
-                "v": {1: "batch"},
-            },
-            opset_version=OPSET,
-            dynamo=False,
-        )
-    for g in GRAPHS:
-        paths[g] = directory / f"{g}.onnx"
-        if quantize:
-            paths[f"{g}-int8"] = directory / f"{g}-int8.onnx"
-            quantize_int8(paths[g], paths[f"{g}-int8"])
-    tables: dict[str, Any] = {
-        "input_table": model.input_table(),
-        "item_vectors": model.item_vectors(),
-    }
-    gap = model.gap_table()
-    if gap is not None:
-        tables["gap_table"] = gap
-    proj = model.text_projection()
-    if proj is not None:
-        tables["text_weight"], tables["text_bias"] = proj
-    np.savez(directory / "tables.npz", **tables)
-    paths["tables"] = directory / "tables.npz"
-    return paths
 
 
 @dataclass
@@ -167,11 +75,6 @@ class SequenceEncoder:
         return self._item_vectors[: self.n_items]
 
     @property
-    def uses_text(self) -> bool:
-        """Whether item vectors include a projection of the text embedding."""
-        return self._text is not None
-
-    @property
     def text_dim(self) -> int:
         """Width of the text embeddings ``extend`` expects (1 when text is not used)."""
         return 1 if self._text is None else int(self._text[0].shape[1])
@@ -217,7 +120,7 @@ class SequenceEncoder:
         if not len(items):
             return None
         h = Histories(np.array([0, len(items)]), items, ts, max(int(items.max()) + 1, self.n_items))
-        it, g = _last(h, 0, self.config.context)
+        it, g = last_events(h, 0, self.config.context)
         x = self._inputs(it, g)[None]
         out, k, v = self._sessions["prefill"].run(
             None, {"x": x, "real": np.ones((1, len(it)), bool)}
@@ -256,19 +159,11 @@ class SequenceEncoder:
         out = np.zeros((len(histories), self.config.dim), np.float32)
         for start in range(0, len(histories), batch_size):
             rows = range(start, min(start + batch_size, len(histories)))
-            seqs = [_last(histories, u, self.config.context) for u in rows]
-            T = max(1, max(len(s[0]) for s in seqs))
-            items = np.full((len(seqs), T), self.pad, np.int64)
-            gaps = np.zeros((len(seqs), T), np.int64)
-            real = np.zeros((len(seqs), T), bool)
-            for r, (it, g) in enumerate(seqs):
-                if len(it):
-                    items[r, T - len(it) :], gaps[r, T - len(it) :] = it, g
-                    real[r, T - len(it) :] = True
+            items, gaps, real = left_padded(histories, rows, self.config.context, self.pad)
             h, _, _ = self._sessions["prefill"].run(
                 None, {"x": self._inputs(items, gaps), "real": real}
             )
-            out[start : start + len(seqs)] = np.where(real[:, -1:], h[:, -1], 0.0)
+            out[start : start + len(rows)] = np.where(real[:, -1:], h[:, -1], 0.0)
         return out
 
     def scores(self, encoding: FloatArray) -> FloatArray:
