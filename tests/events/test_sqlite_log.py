@@ -218,6 +218,7 @@ def test_two_processes_appending_at_once_lose_nothing_and_share_the_seq_space(
     assert sum(x != y for x, y in pairwise(owners)) > 1
 
 
+@pytest.mark.slow
 def test_every_acknowledged_batch_survives_kill_9_and_no_batch_is_half_stored(
     tmp_path: Path,
 ) -> None:
