@@ -1,4 +1,5 @@
-# liverec: `make run` fetches data, trains and serves; `make test` installs and runs the suite.
+# liverec: `make run` fetches data, trains and serves; `make check` is the fast developer loop
+# (lint, types, tests not marked slow: under two minutes); `make test` runs the whole suite (CI).
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
@@ -10,7 +11,7 @@ PORT ?= 8000
 export OPENBLAS_NUM_THREADS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run train serve evaluate bench test lint typecheck pytest clean
+.PHONY: install system-deps run train serve evaluate bench check test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (liverec needs Python 3.11)"; exit 1; }
@@ -67,6 +68,9 @@ typecheck: install
 
 pytest: install system-deps
 	$(BIN)/pytest
+
+check: lint typecheck
+	$(BIN)/pytest -q -m "not slow"
 
 test: lint typecheck pytest
 

@@ -15,6 +15,7 @@ def home(session_home: Path, ml100k: Dataset, monkeypatch: pytest.MonkeyPatch) -
     return session_home
 
 
+@pytest.mark.slow
 def test_evaluate_prints_a_table_and_writes_json_and_lists(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -63,6 +64,7 @@ def test_data_list_shows_fetched_datasets(home: Path, capsys: pytest.CaptureFixt
     assert "ml-100k: 943 users, 1,682 items, 100,000 interactions" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_evaluate_with_a_small_transformer_saves_a_loadable_model(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

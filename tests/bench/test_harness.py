@@ -118,6 +118,7 @@ def test_freshness_and_naive_runs_report_every_figure(
     assert naive["results"]["textbook"]["p50_x_pipeline"] > 1
 
 
+@pytest.mark.slow
 def test_the_device_runner_fits_and_scores_from_one_file(ml100k: Dataset, tmp_path: Path) -> None:
     import numpy as np
 

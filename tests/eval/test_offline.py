@@ -74,7 +74,6 @@ def test_dumped_lists_recompute_to_the_printed_metrics(ml100k: Dataset, tmp_path
     assert ndcg10 / len(targets) == pytest.approx(result.metrics["ndcg@10"])
 
 
-@pytest.mark.slow
 def test_item_cf_clears_the_accuracy_bar_on_ml100k_test(ml100k: Dataset) -> None:
     (pop, itemcf) = evaluate(ml100k, [Popularity(), ItemCF()], "test")
     assert itemcf.metrics["ndcg@10"] >= 0.070 and itemcf.metrics["hr@10"] >= 0.125

@@ -44,6 +44,7 @@ def test_candidates_close_to_a_chosen_item_are_flagged() -> None:
     assert is_near_duplicate(cands, chosen, 1).tolist() == [True, False, True]
 
 
+@pytest.mark.slow
 def test_the_18_re_listed_films_of_ml100k_and_nothing_else(snapshot: Snapshot) -> None:
     fingerprints = np.load(snapshot.components["text"].directory / "fingerprints.npy")
     pairs = near_duplicates(fingerprints, max_distance=3)

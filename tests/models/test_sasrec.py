@@ -135,6 +135,9 @@ def _subset(ds: Dataset, n_users: int) -> Interactions:
     return it.select(it.uidx < n_users)
 
 
+# Fitting this fixture took 18 s on 2 cores (and the reproducibility test fits it again), so
+# every test that needs it is marked slow; tests/contract/test_recommenders.py keeps a tiny
+# SASRec in the fast loop.
 @pytest.fixture(scope="module")
 def fitted(ml100k: Dataset) -> SASRec:
     """A small model fitted for a few epochs on 200 ML-100K users, with random 'text'."""
@@ -143,6 +146,7 @@ def fitted(ml100k: Dataset) -> SASRec:
     return SASRec(TINY).set_item_vectors(text).fit(_subset(ml100k, 200))
 
 
+@pytest.mark.slow
 def test_training_logs_the_curve_and_keeps_the_best_epoch(fitted: SASRec) -> None:
     assert [c["epoch"] for c in fitted.curve] == [1, 2, 3, 4]
     best = max(fitted.curve, key=lambda c: c["ndcg@10"])
@@ -150,6 +154,7 @@ def test_training_logs_the_curve_and_keeps_the_best_epoch(fitted: SASRec) -> Non
     assert fitted.curve[-1]["loss"] < fitted.curve[0]["loss"]
 
 
+@pytest.mark.slow
 def test_scores_every_item_and_beats_random(fitted: SASRec, ml100k: Dataset) -> None:
     h = fitted.histories
     scores = fitted.score(np.arange(50))
@@ -159,6 +164,7 @@ def test_scores_every_item_and_beats_random(fitted: SASRec, ml100k: Dataset) -> 
     assert np.isfinite(scores).all() and h.lengths()[200:].sum() == 0
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_for_a_seed(fitted: SASRec, ml100k: Dataset) -> None:
     text = np.random.default_rng(0).normal(size=(ml100k.n_items, 12)).astype(np.float32)
     text /= np.linalg.norm(text, axis=1, keepdims=True)
@@ -166,6 +172,7 @@ def test_training_is_reproducible_for_a_seed(fitted: SASRec, ml100k: Dataset) ->
     np.testing.assert_array_equal(again.score(np.arange(5)), fitted.score(np.arange(5)))
 
 
+@pytest.mark.slow
 def test_save_load_gives_the_same_scores(fitted: SASRec, tmp_path: Path) -> None:
     fitted.save(tmp_path / "m")
     loaded = SASRec.load(tmp_path / "m")
@@ -214,12 +221,14 @@ def exported(fitted: SASRec, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
+@pytest.mark.slow
 def test_onnx_fp32_agrees_with_torch(fitted: SASRec, exported: Path) -> None:
     h = fitted.histories.take(np.arange(40))
     onnx = SequenceEncoder(exported, fitted.config, int8=False).encode_histories(h)
     np.testing.assert_allclose(onnx, fitted.encode(h), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_onnx_int8_stays_close_and_ranks_alike(fitted: SASRec, exported: Path) -> None:
     h = fitted.histories.take(np.arange(40))
     ref = fitted.encode(h)
@@ -233,6 +242,7 @@ def test_onnx_int8_stays_close_and_ranks_alike(fitted: SASRec, exported: Path) -
     assert overlap > 0.6
 
 
+@pytest.mark.slow
 def test_incremental_steps_equal_a_full_recompute(fitted: SASRec, exported: Path) -> None:
     enc = SequenceEncoder(exported, fitted.config, int8=False)
     h = fitted.histories
@@ -247,6 +257,7 @@ def test_incremental_steps_equal_a_full_recompute(fitted: SASRec, exported: Path
     assert state.count == len(items)
 
 
+@pytest.mark.slow
 def test_batched_steps_equal_single_steps(fitted: SASRec, exported: Path) -> None:
     enc = SequenceEncoder(exported, fitted.config, int8=False)
     h = fitted.histories
@@ -259,6 +270,7 @@ def test_batched_steps_equal_single_steps(fitted: SASRec, exported: Path) -> Non
         np.testing.assert_allclose(batched[u].encoding, one.encoding, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_new_item_gets_a_vector_from_its_text(fitted: SASRec, exported: Path) -> None:
     enc = SequenceEncoder(exported, fitted.config, int8=False)
     n = enc.n_items

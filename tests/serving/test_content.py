@@ -6,6 +6,7 @@ import time
 from itertools import combinations
 
 import numpy as np
+import pytest
 
 from liverec.core.types import EventType
 from liverec.data.dataset import Item
@@ -44,6 +45,7 @@ def test_content_reasons_name_a_recent_item_and_what_is_shared(service: LiveServ
     assert any(": " in x and "Animation" in x for x in reasons)
 
 
+@pytest.mark.slow
 def test_near_duplicate_films_never_share_a_list(service: LiveService) -> None:
     rt = service.runtime
     vectors = rt.servables["text"].vectors

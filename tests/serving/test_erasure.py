@@ -55,6 +55,7 @@ def _grep(home: Path, needles: list[str]) -> list[str]:
     return hits
 
 
+@pytest.mark.slow
 def test_an_erased_user_leaves_no_trace_and_others_get_never_saw_them_answers(
     ml100k: Dataset, session_home: Path, pseudonyms: Pseudonyms, tmp_path: Path
 ) -> None:

@@ -22,16 +22,27 @@ class Broken:
         raise RuntimeError("index file vanished")
 
 
+class ManualClock:
+    """A clock that moves only when told: budgets and cooldowns without wall-clock time."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class Slow:
     name = "als"
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, clock: ManualClock, seconds: float) -> None:
+        self.clock = clock
         self.seconds = seconds
         self.calls = 0
 
     def retrieve(self, ctx: Context, n: int) -> Retrieved:
         self.calls += 1
-        time.sleep(self.seconds)
+        self.clock.now += self.seconds
         return Retrieved(np.array([0], np.int64), np.array([1.0], np.float32))
 
 
@@ -62,17 +73,18 @@ def test_a_stage_over_budget_repeatedly_is_skipped_until_the_cooldown_ends(
     pipeline = service.runtime.pipeline
     # only the stage's own budget is under test: the request's is lifted
     pipeline.config = pipeline.config.model_copy(update={"request_budget_ms": 1e9})
-    slow = Slow(0.03)
+    clock = ManualClock()
+    pipeline.guard = StageGuard({"als": 5.0}, threshold=3, cooldown_s=0.3, clock=clock)
+    slow = Slow(clock, 0.03)
     pipeline.channels[channel_position(service, "als")] = slow
-    pipeline.guard.budgets_ms["als"] = 5.0
-    pipeline.guard.cooldown_s = 0.3
     results = [pipeline.recommend(0, 10) for _ in range(4)]
     assert [r.degraded for r in results[:3]] == [[], [], []]  # three overruns in a row ...
     assert results[3].degraded == ["als: skipped, 3 failures or overruns in a row"]
     assert slow.calls == 3 and pipeline.guard.overruns["als"] == 3
+    clock.now += 0.29
     pipeline.recommend(0, 10)
     assert slow.calls == 3  # while the breaker is open the slow stage is not even started
-    time.sleep(0.35)
+    clock.now += 0.02
     pipeline.recommend(0, 10)
     assert slow.calls == 4  # half-open: tried again after the cooldown
 

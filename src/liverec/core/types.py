@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import IntEnum
 
 
@@ -36,3 +37,11 @@ class EventType(IntEnum):
 
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.label for t in EventType)
+
+
+@dataclass(frozen=True)
+class ScoredItem:
+    """One recommended or similar item: its raw id and the model's score (higher is better)."""
+
+    item_id: str
+    score: float

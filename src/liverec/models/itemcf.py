@@ -16,7 +16,7 @@ from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
 from liverec.features.request import Context, Retrieved, top_positions
 from liverec.models import kernels
-from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
+from liverec.models.base import IntArray, Recommender, ScoreArray, requires_fit, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
 from liverec.models.neighbours import (
     NeighbourConfig,
@@ -86,11 +86,13 @@ class ItemCF(Recommender):
         self.lists = compute_neighbours(data, self.config.lists())
         self.similarity = self.lists.similarity()
 
+    @requires_fit
     def score_histories(self, histories: Histories) -> ScoreArray:
         """Recency-weighted history times the neighbour similarity matrix."""
         weights = histories.to_csr(recency_decay=self.config.recency_decay)
         return np.asarray((weights @ self.similarity).toarray(), dtype=np.float32)
 
+    @requires_fit
     def similar_items(self, items: IntArray, k: int) -> tuple[IntArray, ScoreArray]:
         """An item's neighbour list, best first."""
         sims = self.similarity[np.asarray(items, np.int64)].toarray()

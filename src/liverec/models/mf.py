@@ -18,7 +18,13 @@ from liverec.features.histories import UserHistoryView
 from liverec.features.request import Context, Retrieved
 from liverec.index import VectorIndex
 from liverec.index.registry import index_vectors, load_index
-from liverec.models.base import IntArray, Recommender, ScoreArray, cosine_neighbours
+from liverec.models.base import (
+    IntArray,
+    Recommender,
+    ScoreArray,
+    cosine_neighbours,
+    requires_fit,
+)
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
 
 ALS_SEARCH_SPACE: dict[str, list[Any]] = {
@@ -101,11 +107,13 @@ class _Factorisation(Recommender):
     user_factors: NDArray[np.float32]
     item_factors: NDArray[np.float32]
 
+    @requires_fit
     def score(self, users: IntArray) -> ScoreArray:
         """Trained user factors dotted with item factors."""
         u = self.user_factors[np.asarray(users, np.int64)]
         return np.asarray(u @ self.item_factors.T, dtype=np.float32)
 
+    @requires_fit
     def score_histories(self, histories: Histories) -> ScoreArray:
         """Fold-in user factors for the histories, dotted with item factors."""
         return np.asarray(self.fold_in(histories) @ self.item_factors.T, dtype=np.float32)
@@ -122,6 +130,7 @@ class _Factorisation(Recommender):
     def _fold_reg(self) -> float:
         return 0.05
 
+    @requires_fit
     def similar_items(self, items: IntArray, k: int) -> tuple[IntArray, ScoreArray]:
         """Cosine neighbours in factor space."""
         return cosine_neighbours(self.item_factors, np.asarray(items, np.int64), k)

@@ -19,7 +19,7 @@ from liverec.data.arrowio import mapped
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView
 from liverec.features.request import Context, Retrieved
-from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
+from liverec.models.base import IntArray, Recommender, ScoreArray, requires_fit, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
 
 
@@ -44,10 +44,12 @@ class Popularity(Recommender):
     def _fit(self, data: Interactions) -> None:
         self.counts = distinct_user_counts(data).astype(np.float32)
 
+    @requires_fit
     def score_histories(self, histories: Histories) -> ScoreArray:
         """The popularity vector, repeated for every history."""
         return np.broadcast_to(self.counts, (len(histories), self.n_items)).copy()
 
+    @requires_fit
     def similar_items(self, items: IntArray, k: int) -> tuple[IntArray, ScoreArray]:
         """The most popular items other than the query item."""
         s = np.broadcast_to(self.counts, (len(items), self.n_items)).copy()

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from liverec.data.interactions import Histories, Interactions
-from liverec.models.base import IntArray, Recommender, ScoreArray, top_k
+from liverec.models.base import IntArray, Recommender, ScoreArray, requires_fit, top_k
 
 SEARCH_SPACE: dict[str, list[Any]] = {"neighbours": [5, 10, 20, 30, 50, 100]}
 
@@ -39,11 +39,13 @@ class UserCF(Recommender):
         self.matrix = matrix.astype(np.float32).tocsr()
         self.norms = np.sqrt(np.asarray(self.matrix.multiply(self.matrix).sum(axis=1)).ravel())
 
+    @requires_fit
     def score(self, users: IntArray) -> ScoreArray:
         """Scores for training users; a user is never their own neighbour."""
         users = np.asarray(users, np.int64)
         return self._score(self.matrix[users], self_users=users)
 
+    @requires_fit
     def score_histories(self, histories: Histories) -> ScoreArray:
         """Scores for arbitrary histories, compared against all training users."""
         return self._score(histories.to_csr(), self_users=None)
@@ -63,6 +65,7 @@ class UserCF(Recommender):
         out: ScoreArray = (scores / np.maximum(weights, 1e-12)).astype(np.float32)
         return out
 
+    @requires_fit
     def similar_items(self, items: IntArray, k: int) -> tuple[IntArray, ScoreArray]:
         """Items whose user sets are most similar (cosine) to each query item's."""
         cols = self.matrix.T.tocsr()

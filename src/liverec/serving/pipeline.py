@@ -156,10 +156,17 @@ class PipelineResult:
 class StageGuard:
     """Runs stages under budgets with a per-stage circuit breaker."""
 
-    def __init__(self, budgets_ms: dict[str, float], threshold: int, cooldown_s: float) -> None:
+    def __init__(
+        self,
+        budgets_ms: dict[str, float],
+        threshold: int,
+        cooldown_s: float,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.budgets_ms = budgets_ms
         self.threshold = threshold
         self.cooldown_s = cooldown_s
+        self.clock = clock  # seconds; tests pass a manual clock to drive budgets and cooldowns
         self._open_until: dict[str, float] = {}
         self._strikes: dict[str, int] = {}
         self.overruns: dict[str, int] = {}
@@ -169,7 +176,7 @@ class StageGuard:
         strikes = self._strikes.get(name, 0) + 1
         self._strikes[name] = strikes
         if strikes >= self.threshold:
-            self._open_until[name] = time.perf_counter() + self.cooldown_s
+            self._open_until[name] = self.clock() + self.cooldown_s
             self._strikes[name] = 0
             log.warning("stage %s: breaker open for %.1f s", name, self.cooldown_s)
 
@@ -177,7 +184,7 @@ class StageGuard:
         self, name: str, fn: Callable[[], T], deadline: float, result: PipelineResult
     ) -> T | None:
         """``fn()``, or None (with the reason added to ``result.degraded``) if it was skipped."""
-        now = time.perf_counter()
+        now = self.clock()
         if now < self._open_until.get(name, 0.0):
             result.degraded.append(
                 f"{name}: skipped, {self.threshold} failures or overruns in a row"
@@ -194,7 +201,7 @@ class StageGuard:
             self._strike(name)
             result.degraded.append(f"{name}: failed ({type(e).__name__})")
             return None
-        took = (time.perf_counter() - now) * 1e3
+        took = (self.clock() - now) * 1e3
         result.stage_ms[name] = round(took, 3)
         budget = self.budgets_ms.get(name)
         if budget is not None and took > budget:
@@ -256,7 +263,7 @@ class Pipeline:
     ) -> PipelineResult:
         """Top ``k`` items for a known user (``uidx``) or an unknown one (None)."""
         cfg = self.config
-        start = time.perf_counter()
+        start = self.guard.clock()
         deadline = start + cfg.request_budget_ms / 1e3
         ctx = self.context(uidx, exclude, genres)
         result = PipelineResult(items=[], cold_start=not len(ctx.history.items))
@@ -289,7 +296,7 @@ class Pipeline:
             )
             for r, p in enumerate(positions.tolist())
         ]
-        result.stage_ms["total"] = round((time.perf_counter() - start) * 1e3, 3)
+        result.stage_ms["total"] = round((self.guard.clock() - start) * 1e3, 3)
         return result
 
     def _rank_scores(
