@@ -290,7 +290,7 @@ def _add_train(sub: Any) -> None:
     tr = add_command(
         sub,
         "train",
-        "train the serving models and write a new snapshot (a running serve swaps to it)",
+        "train the serving models into a new snapshot (a running serve swaps to it)",
         [
             "liverec train",
             "liverec train --models none --skip text    # the classic models only: seconds",

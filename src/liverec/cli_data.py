@@ -153,12 +153,13 @@ def _add_synth(dsub: Any) -> None:
     sy = add_command(
         dsub,
         "synth",
-        "generate a seeded synthetic dataset (Parquet) with planted structure and import it",
+        "generate a seeded synthetic dataset with planted structure and import it",
         [
             "liverec data synth --preset S",
             "liverec data synth --preset S --events 20000 --name small",
         ],
-        notes=f"Presets: {sizes}; any flag overrides the preset.",
+        notes=f"Writes Parquet files, then imports them. Presets: {sizes}; any flag overrides "
+        "the preset.",
     )
     sy.add_argument("--preset", default="S", choices=list(PRESETS), type=str.upper, help="size")
     sy.add_argument("--events", type=int, help="events to generate (holdout included)")

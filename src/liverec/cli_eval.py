@@ -193,7 +193,7 @@ def add_commands(sub: Any) -> None:
     ev = add_command(
         sub,
         "evaluate",
-        "compare models offline (leave-last-out with full ranking, replay or cold start)",
+        "compare models offline: leave-last-out (full ranking), replay or cold start",
         [
             "liverec evaluate --models pop,itemcf,als",
             "liverec evaluate --models sasrec --param sasrec.max_epochs=5 --split valid",
