@@ -134,6 +134,30 @@ def cmd_users_delete(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register ``keys``, ``audit`` and ``users`` on the top-level subparsers."""
+    _add_keys(sub)
+    au = add_command(
+        sub,
+        "audit",
+        "print the audit trail of writes and admin actions, oldest first",
+        ["liverec audit --since 2h", "liverec audit --since 2026-01-31T12:00 --json"],
+    )
+    au.add_argument("--since", default="", help="e.g. 30m, 2h, 7d or an ISO time (default: all)")
+    au.add_argument("--json", action="store_true", help="one JSON object per line")
+    au.set_defaults(func=cmd_audit)
+
+    usub = add_group(sub, "users", "user data: delete", "users_command")
+    ud = add_command(
+        usub,
+        "delete",
+        "erase a user from the event log, the dataset and the snapshots",
+        ["liverec users delete 196", "liverec users delete alice@example.com --dataset shop"],
+    )
+    ud.add_argument("user_id", help="the user's id as your application knows it")
+    add_dataset_option(ud)
+    ud.set_defaults(func=cmd_users_delete)
+
+
+def _add_keys(sub: Any) -> None:
     ksub = add_group(sub, "keys", "API keys: create, list, revoke", "keys_command")
     kc = add_command(
         ksub,
@@ -173,24 +197,3 @@ def add_commands(sub: Any) -> None:
     )
     kr.add_argument("key", help="key id (from list) or name")
     kr.set_defaults(func=cmd_keys_revoke)
-
-    au = add_command(
-        sub,
-        "audit",
-        "print the audit trail of writes and admin actions, oldest first",
-        ["liverec audit --since 2h", "liverec audit --since 2026-01-31T12:00 --json"],
-    )
-    au.add_argument("--since", default="", help="e.g. 30m, 2h, 7d or an ISO time (default: all)")
-    au.add_argument("--json", action="store_true", help="one JSON object per line")
-    au.set_defaults(func=cmd_audit)
-
-    usub = add_group(sub, "users", "user data: delete", "users_command")
-    ud = add_command(
-        usub,
-        "delete",
-        "erase a user from the event log, the dataset and the snapshots",
-        ["liverec users delete 196", "liverec users delete alice@example.com --dataset shop"],
-    )
-    ud.add_argument("user_id", help="the user's id as your application knows it")
-    add_dataset_option(ud)
-    ud.set_defaults(func=cmd_users_delete)
