@@ -1,4 +1,4 @@
-"""The operator's commands: ``keys``, ``audit`` and ``users delete`` (wired into ``cli``)."""
+"""The operator's commands: keys, audit and users delete (wired into the liverec command)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 from dataclasses import asdict
 from typing import Any
 
+from liverec.cli_options import add_command, add_dataset_option, add_group
 from liverec.config import Settings
 
 
@@ -96,10 +97,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_users_delete(args: argparse.Namespace) -> int:
     """Erase a user everywhere under ``$LIVEREC_HOME``; running services follow."""
     from liverec.core.errors import UnknownIdError
+    from liverec.data.sources import check_dataset
     from liverec.events.store import open_event_log
     from liverec.serving.erasure import erase_user
 
     settings = Settings(dataset=args.dataset)
+    check_dataset(args.dataset, settings.home)  # before the event log creates its folder
     event_log = open_event_log(settings.event_log_url)
     try:
         report = erase_user(
@@ -131,9 +134,42 @@ def cmd_users_delete(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """Register ``keys``, ``audit`` and ``users`` on the top-level subparsers."""
-    keys = sub.add_parser("keys", help="API keys: create, list, revoke")
-    ksub = keys.add_subparsers(dest="keys_command", required=True)
-    kc = ksub.add_parser("create", help="create a key and print it (once)")
+    _add_keys(sub)
+    au = add_command(
+        sub,
+        "audit",
+        "print the audit trail of writes and admin actions, oldest first",
+        ["liverec audit --since 2h", "liverec audit --since 2026-01-31T12:00 --json"],
+    )
+    au.add_argument("--since", default="", help="e.g. 30m, 2h, 7d or an ISO time (default: all)")
+    au.add_argument("--json", action="store_true", help="one JSON object per line")
+    au.set_defaults(func=cmd_audit)
+
+    usub = add_group(sub, "users", "user data: delete", "users_command")
+    ud = add_command(
+        usub,
+        "delete",
+        "erase a user from the event log, the dataset and the snapshots",
+        ["liverec users delete 196", "liverec users delete alice@example.com --dataset shop"],
+    )
+    ud.add_argument("user_id", help="the user's id as your application knows it")
+    add_dataset_option(ud)
+    ud.set_defaults(func=cmd_users_delete)
+
+
+def _add_keys(sub: Any) -> None:
+    ksub = add_group(sub, "keys", "API keys: create, list, revoke", "keys_command")
+    kc = add_command(
+        ksub,
+        "create",
+        "create a key and print it (once)",
+        [
+            "liverec keys create --scope admin --name ops",
+            "liverec keys create --scope write --name ingest --rate-per-s 200",
+        ],
+        notes="Send it as 'Authorization: Bearer <key>'. Once a key exists, every request "
+        "needs one.",
+    )
     kc.add_argument(
         "--scope",
         choices=["read", "write", "admin"],
@@ -149,21 +185,15 @@ def add_commands(sub: Any) -> None:
     )
     kc.add_argument("--burst", type=float, default=None, help="requests allowed at once")
     kc.set_defaults(func=cmd_keys_create)
-    ksub.add_parser("list", help="list keys (ids, names, scopes; never the keys)").set_defaults(
-        func=cmd_keys_list
+    kl = add_command(
+        ksub, "list", "list keys (ids, names, scopes; never the keys)", ["liverec keys list"]
     )
-    kr = ksub.add_parser("revoke", help="revoke a key by id or name")
+    kl.set_defaults(func=cmd_keys_list)
+    kr = add_command(
+        ksub,
+        "revoke",
+        "revoke a key by id or name (services stop accepting it within a second)",
+        ["liverec keys revoke ingest"],
+    )
     kr.add_argument("key", help="key id (from list) or name")
     kr.set_defaults(func=cmd_keys_revoke)
-
-    au = sub.add_parser("audit", help="print the audit trail of writes and admin actions")
-    au.add_argument("--since", default="", help="e.g. 30m, 2h, 7d or an ISO time")
-    au.add_argument("--json", action="store_true", help="one JSON object per line")
-    au.set_defaults(func=cmd_audit)
-
-    us = sub.add_parser("users", help="user data: delete")
-    usub = us.add_subparsers(dest="users_command", required=True)
-    ud = usub.add_parser("delete", help="erase a user from the log, the dataset and snapshots")
-    ud.add_argument("user_id", help="the user's id as your application knows it")
-    ud.add_argument("--dataset", default="ml-100k")
-    ud.set_defaults(func=cmd_users_delete)

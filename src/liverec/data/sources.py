@@ -21,12 +21,23 @@ def load_dataset(name: str, home: Path) -> Dataset:
     """
     if name == movielens.NAME:
         movielens.fetch(home)
-    directory = dataset_dir(home, name)
-    if not (directory / "meta.json").exists():
-        known = sorted({*available_datasets(home), *BUILTIN})
-        raise DatasetNotFoundError(
-            f"dataset {name!r} not found under {home / 'datasets'}; expected one of "
-            f"{', '.join(known)} (import your own with: liverec data import --events FILE "
-            f"--items FILE --name {name})"
-        )
-    return Dataset.load(directory)
+    check_dataset(name, home)
+    return Dataset.load(dataset_dir(home, name))
+
+
+def check_dataset(name: str, home: Path) -> None:
+    """Check, reading and writing nothing, that ``name`` is built in or imported under ``home``.
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If ``name`` is neither built in nor imported.
+    """
+    if name in BUILTIN or (dataset_dir(home, name) / "meta.json").exists():
+        return
+    known = sorted({*available_datasets(home), *BUILTIN})
+    raise DatasetNotFoundError(
+        f"dataset {name!r} not found under {home / 'datasets'}; expected one of "
+        f"{', '.join(known)} (import your own with: liverec data import --events FILE "
+        f"--items FILE --name {name})"
+    )

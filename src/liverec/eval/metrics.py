@@ -99,17 +99,23 @@ def intra_list_diversity(top: ArrayLike, features: sp.spmatrix | ArrayLike, k: i
     >>> g = np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]])
     >>> round(intra_list_diversity([[0, 1, 2]], g, k=3), 6)
     0.833333
+
+    Padding (-1, a list shorter than ``k``) is left out; a list of one item has diversity 0:
+
+    >>> round(intra_list_diversity([[0, 1, 2], [2, -1, -1]], g, k=3), 6)
+    0.416667
     """
     _check_k(k)
     lists = np.asarray(top)[:, :k]
-    n_users, width = lists.shape
-    if width < 2:
-        return 0.0
+    n_users = len(lists)
     feats = sp.csr_matrix(features, dtype=np.float32)
     sizes = np.asarray(feats.sum(axis=1)).ravel()
-    iu, ju = np.triu_indices(width, k=1)
     total = 0.0
-    for row in lists:
+    for padded in lists:
+        row = padded[padded >= 0]
+        if len(row) < 2:
+            continue
+        iu, ju = np.triu_indices(len(row), k=1)
         f = feats[row].toarray()
         inter = (f @ f.T)[iu, ju]
         union = sizes[row][iu] + sizes[row][ju] - inter
@@ -126,9 +132,12 @@ def novelty(top: ArrayLike, item_users: ArrayLike, n_users: int, k: int) -> floa
 
     >>> novelty([[0, 1]], item_users=[3, 0], n_users=3, k=2)   # (0 + 2) / 2
     1.0
+    >>> novelty([[1, -1]], item_users=[3, 0], n_users=3, k=2)  # padding (-1) left out
+    2.0
     """
     _check_k(k)
     counts = np.asarray(item_users, dtype=np.float64)
     info = -np.log2((counts + 1.0) / (n_users + 1.0))
     lists = np.asarray(top)[:, :k]
-    return float(info[lists].mean()) if lists.size else 0.0
+    shown = lists[lists >= 0]
+    return float(info[shown].mean()) if shown.size else 0.0

@@ -51,13 +51,18 @@ def rank_users(
     k: int = LIST_LENGTH,
     batch_size: int = 256,
 ) -> NDArray[np.int64]:
-    """Top-``k`` items for each user with their seen items excluded, in batches."""
-    out = np.zeros((len(users), k), np.int64)
+    """Top-``k`` items for each user with their seen items excluded, in batches.
+
+    A catalog with fewer than ``k`` items the user has not seen pads the list with -1: an
+    excluded item must not count as recommended (a 5-item catalog scored HR@10 = 1 without).
+    """
+    lists = [np.zeros((0, min(k, seen.shape[1])), np.int64)]
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
-        scores = model.score(batch)
-        out[start : start + len(batch)], _ = top_k(scores, k, exclude=seen[batch])
-    return out
+        items, scores = top_k(model.score(batch), k, exclude=seen[batch])
+        items[np.isneginf(scores)] = -1
+        lists.append(items)
+    return np.concatenate(lists)
 
 
 def list_metrics(
@@ -122,7 +127,8 @@ def evaluate(
 
 
 def dump_recs(result: ModelResult, dataset: Dataset, directory: Path) -> Path:
-    """Write ``<model>.tsv``: ``user_id<TAB>rank<TAB>item_id`` with raw ids, ranks 1..20."""
+    """Write ``<model>.tsv``: ``user_id<TAB>rank<TAB>item_id`` with raw ids, ranks 1..20
+    (fewer where the catalog has fewer items the user has not seen)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{result.model}.tsv"
     user_ids = dataset.users.raw_ids
@@ -130,7 +136,9 @@ def dump_recs(result: ModelResult, dataset: Dataset, directory: Path) -> Path:
     with open(path, "w", encoding="utf-8") as f:
         for u, row in zip(result.users, result.top, strict=True):
             uid = user_ids[u]
-            f.writelines(f"{uid}\t{r}\t{item_ids[i]}\n" for r, i in enumerate(row, start=1))
+            f.writelines(
+                f"{uid}\t{r}\t{item_ids[i]}\n" for r, i in enumerate(row[row >= 0], start=1)
+            )
     return path
 
 
