@@ -1,11 +1,10 @@
 """The Python API: open a trained recommender, ask it, tell it what users did.
 
->>> import liverec                                      # doctest: +SKIP
->>> rec = liverec.open("ml-100k")                       # doctest: +SKIP
->>> [r.item_id for r in rec.recommend("196", k=3)]     # doctest: +SKIP
-['...', '...', '...']
+    import liverec
+    rec = liverec.open("ml-100k")
+    top = rec.recommend("196", k=10)
 
-The object ``open`` returns is the live service the HTTP API serves, in process: answers and
+(README.md, "Python API", runs a longer example as a test.) The object ``open`` returns is the live service the HTTP API serves, in process: answers and
 their types are the same (``liverec.Recommendation`` is one item of
 ``GET /v1/users/{id}/recommendations``), every event is in the durable log before ``ingest``
 returns, and the next answer for that user reflects it. Input is checked as the HTTP API checks
