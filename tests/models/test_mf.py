@@ -24,3 +24,11 @@ def test_fold_in_equals_implicits_recalculate_user(two_groups: Interactions) -> 
 def test_an_empty_history_folds_in_to_zero() -> None:
     y = np.eye(3, dtype=np.float32)
     assert fold_in(y, Histories.from_lists([[]], 3), 1.0, 0.1).tolist() == [[0.0, 0.0, 0.0]]
+
+
+def test_als_training_reports_each_iteration(two_groups: Interactions) -> None:
+    calls: list[tuple[int, int]] = []
+    model = ALS.from_params({"factors": 4, "iterations": 3})
+    model.n_items = two_groups.n_items
+    model._fit(two_groups, lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 3), (2, 3), (3, 3)]
