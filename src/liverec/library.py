@@ -4,11 +4,12 @@
     rec = liverec.open("ml-100k")
     top = rec.recommend("196", k=10)
 
-(README.md, "Python API", runs a longer example as a test.) The object ``open`` returns is the live service the HTTP API serves, in process: answers and
-their types are the same (``liverec.Recommendation`` is one item of
-``GET /v1/users/{id}/recommendations``), every event is in the durable log before ``ingest``
-returns, and the next answer for that user reflects it. Input is checked as the HTTP API checks
-it; a bad value raises ``InvalidInputError`` naming the field.
+README.md ("Python API") runs a longer example as a test. The object ``open`` returns is the
+live service the HTTP API serves, in process: answers and their types are the same
+(``liverec.Recommendation`` is one item of ``GET /v1/users/{id}/recommendations``), every
+event is in the durable log before ``ingest`` returns, and the next answer for that user
+reflects it. Input is checked as the HTTP API checks it; a bad value raises
+``InvalidInputError`` naming the field.
 """
 
 from __future__ import annotations
