@@ -3,15 +3,13 @@ recommend_stages.py): python docs/scripts/put_cost.py; profiled the same way und
 import time, statistics, gc
 from pathlib import Path
 from liverec.serving.snapshot import load_snapshot, latest_snapshot
-from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.events.store import open_event_log
-from liverec.core.privacy import Pseudonyms
+from liverec.serving.service import LiveService, ServiceConfig
 from liverec.bench.soak import max_item
 from liverec.api.schemas import ItemIn
 root = Path("/tmp/prof/snaps")
 snap = load_snapshot(latest_snapshot(root))
 cfg = ServiceConfig()
-svc = LiveService(Runtime.build(snap, cfg), open_event_log("memory://"), root, cfg, Pseudonyms.passthrough())
+svc = LiveService.open(snap, config=cfg)
 ts=[]
 for n in range(60):
     item = ItemIn(**max_item(n)).to_item(f"max-{n}")

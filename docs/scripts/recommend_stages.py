@@ -6,9 +6,7 @@ from pathlib import Path
 from liverec.data.sources import load_dataset
 from liverec.serving.snapshot import load_snapshot, latest_snapshot
 from liverec.serving.training import train_snapshot
-from liverec.serving.service import LiveService, Runtime, ServiceConfig
-from liverec.events.store import open_event_log
-from liverec.core.privacy import Pseudonyms
+from liverec.serving.service import LiveService, ServiceConfig
 home = Path.home() / ".cache/liverec"
 root = Path("/tmp/prof/snaps")
 if latest_snapshot(root) is None:
@@ -16,7 +14,7 @@ if latest_snapshot(root) is None:
     train_snapshot(ds, [], root, log=lambda *_: None, models_dir=home / "models")
 snap = load_snapshot(latest_snapshot(root))
 cfg = ServiceConfig(pipeline={"request_budget_ms": 1e9, "stage_budget_ms": {}})
-svc = LiveService(Runtime.build(snap, cfg), open_event_log("memory://"), root, cfg, Pseudonyms.passthrough())
+svc = LiveService.open(snap, config=cfg)
 gc.collect(); gc.freeze()
 users = list(snap.data.users.raw_ids)
 items = list(snap.data.items.raw_ids)

@@ -6,7 +6,7 @@ from liverec.data.sources import load_dataset
 from liverec.eval.replay import time_cut, replay_config, _walk
 from liverec.events.store import open_event_log
 from liverec.models.sasrec import SASRecConfig
-from liverec.serving.service import LiveService, Runtime
+from liverec.serving.service import LiveService
 from liverec.serving.snapshot import load_snapshot
 from liverec.serving.training import TrainConfig, train_snapshot
 home = Path("/tmp/lrhome")
@@ -28,7 +28,7 @@ configs = {
 for name, over in configs.items():
     cfg = replay_config(over)
     log = open_event_log(f"sqlite:///{tmp / (name.replace(' ', '_') + '.db')}")
-    service = LiveService(Runtime.build(snap, cfg), log, snap_dir.parent, cfg)
+    service = LiveService.open(snap, log, cfg)
     t = time.time()
     r = _walk(ds, split, "online", service, 10, 1000, None, None, home / "models")
     s = r.summary()

@@ -4,7 +4,7 @@ from pathlib import Path
 from liverec.data.sources import load_dataset
 from liverec.eval.replay import time_cut, replay_config, _walk
 from liverec.events.store import open_event_log
-from liverec.serving.service import LiveService, Runtime
+from liverec.serving.service import LiveService
 from liverec.serving.snapshot import load_snapshot
 home = Path("/tmp/lrhome")
 ds = load_dataset("ml-100k", home)
@@ -15,6 +15,6 @@ configs = {f"sasrec weight {w}, ranker 0": {"ranker_weight": 0.0, "weights": {**
 for name, over in configs.items():
     cfg = replay_config(over)
     log = open_event_log("memory://")
-    service = LiveService(Runtime.build(snap, cfg), log, snap_dir.parent, cfg)
+    service = LiveService.open(snap, log, cfg)
     r = _walk(ds, split, "online", service, 10, 1000, None, None, home / "models"); s = r.summary()
     print(f"{name}: HR@10 {s['hr@10']:.4f} NDCG@10 {s['ndcg@10']:.4f} ILD {s['diversity@10']} p50 {s['recommend_p50_ms']} p99 {s['recommend_p99_ms']}", flush=True)
