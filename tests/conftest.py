@@ -19,6 +19,7 @@ from liverec.data import movielens
 from liverec.data.dataset import Dataset
 from liverec.data.interactions import Interactions
 from liverec.data.sources import load_dataset
+from tests.redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="session")

@@ -23,12 +23,14 @@ from liverec.events import (
     open_event_log,
 )
 
-URLS = ["memory://", "sqlite:///{tmp}/log.db"]
+URLS = ["memory://", "sqlite:///{tmp}/log.db", "{redis}"]
 
 
-@pytest.fixture(params=URLS)
+@pytest.fixture(params=URLS, ids=["memory", "sqlite", "redis"])
 def log(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventLog]:
-    with open_event_log(request.param.format(tmp=tmp_path)) as opened:
+    # The real redis-server is started only when a Redis case runs.
+    redis = request.getfixturevalue("redis_url") if "{redis}" in request.param else ""
+    with open_event_log(request.param.format(tmp=tmp_path, redis=redis)) as opened:
         yield opened
 
 
@@ -193,7 +195,7 @@ def test_a_closed_log_refuses_use_and_closing_twice_is_harmless(log: EventLog) -
     "url",
     [
         "postgres://localhost/db",
-        "redis://localhost:6379",
+        "mongodb://localhost:27017",
         "sqlite://relative.db",
         "memory://somewhere",
         "",
@@ -206,6 +208,7 @@ def test_open_event_log_rejects_an_unknown_scheme_naming_the_accepted_ones(url: 
     assert repr(url) in message
     assert "memory://" in message
     assert "sqlite:///" in message
+    assert "redis://" in message
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from liverec.core.errors import ConfigError, LiverecError
 from liverec.data.dataset import Item
 from liverec.events.schema import Event, LogEntry, check_event
 
-SCHEMES: tuple[str, ...] = ("memory://", "sqlite:///")
+SCHEMES: tuple[str, ...] = ("memory://", "sqlite:///", "redis://", "rediss://", "unix://")
 
 
 class EventLogError(LiverecError):
@@ -122,9 +122,11 @@ def check_limit(limit: int) -> None:
 
 
 def open_event_log(url: str) -> EventLog:
-    """Open the event log that ``url`` names: ``memory://`` or ``sqlite:///path[?options]``.
+    """Open the event log that ``url`` names: ``memory://``, ``sqlite:///path[?options]`` or
+    ``redis://host:port/db[?prefix=NAME]``.
 
     SQLite options: ``synchronous=normal|full`` and ``busy_timeout_ms=N``; see SqliteEventLog.
+    Redis: see RedisEventLog (needs the ``redis`` extra).
 
     Raises
     ------
@@ -142,10 +144,14 @@ def open_event_log(url: str) -> EventLog:
         from liverec.events.sqlite import SqliteEventLog
 
         return SqliteEventLog.from_url(url)
+    if url.startswith(SCHEMES[2:]):
+        from liverec.events.redis_log import RedisEventLog
+
+        return RedisEventLog.from_url(url)
     raise ConfigError(
         f"event log url {url!r} is not supported: accepted schemes are {', '.join(SCHEMES)} "
         "as in 'memory://', 'sqlite:///relative/log.db', 'sqlite:////absolute/log.db' or "
-        "'sqlite:///log.db?synchronous=full'"
+        "'sqlite:///log.db?synchronous=full' or 'redis://127.0.0.1:6379/0'"
     )
 
 
