@@ -7,26 +7,29 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+REPLICAS ?= 2
 # implicit and numpy each parallelise; one BLAS thread avoids oversubscribing the cores.
 export OPENBLAS_NUM_THREADS ?= 1
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run train serve evaluate bench check test lint typecheck pytest clean
+.PHONY: install system-deps run run-cluster train serve evaluate bench check test lint typecheck pytest clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (liverec needs Python 3.11)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	# torch first, so pip takes the local CPU wheel rather than resolving a CUDA build.
 	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev,redis,ray]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
 # Debian packages: chromium for the browser tests (Playwright drives /usr/bin/chromium and
-# never downloads a browser of its own) and wrk, the load generator of `liverec bench`.
+# never downloads a browser of its own), wrk, the load generator of `liverec bench`, and the
+# engines of `liverec cluster`: redis-server and haproxy (haproxy lives in /usr/sbin).
 system-deps:
-	@missing=""; for p in chromium wrk; do command -v $$p >/dev/null || missing="$$missing $$p"; done; \
+	@missing=""; for p in chromium wrk redis-server haproxy; do \
+	  PATH="$$PATH:/usr/sbin" command -v $$p >/dev/null || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -36,6 +39,12 @@ run: install
 	$(BIN)/liverec data fetch ml-100k
 	$(BIN)/liverec train --dataset ml-100k
 	$(BIN)/liverec serve --dataset ml-100k --host $(HOST) --port $(PORT)
+
+# Redis, $(REPLICAS) replicas and HAProxy on $(PORT), in the background: `liverec cluster down` stops them.
+run-cluster: install system-deps
+	$(BIN)/liverec data fetch ml-100k
+	$(BIN)/liverec train --dataset ml-100k
+	$(BIN)/liverec cluster up --dataset ml-100k --replicas $(REPLICAS) --port $(PORT)
 
 train: install
 	$(BIN)/liverec train --dataset ml-100k
@@ -69,7 +78,7 @@ typecheck: install
 pytest: install system-deps
 	$(BIN)/pytest
 
-check: lint typecheck
+check: lint typecheck system-deps
 	$(BIN)/pytest -q -m "not slow"
 
 test: lint typecheck pytest

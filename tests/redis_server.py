@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from liverec.bench.server import free_port
+from liverec.cluster.process import free_port
 from liverec.cluster.redis_server import RedisConfig, RedisServer
 
 

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from liverec.cluster.process import free_port
 from liverec.core.errors import LiverecError
 from liverec.core.paths import Paths
 from liverec.core.privacy import Pseudonyms
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def call(url: str, method: str = "GET", body: Any = None, timeout: float = 10) -> tuple[int, Any]:
