@@ -43,6 +43,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "synth -> import -> train -> serve -> load at size S, M or L (100M events)",
         "liverec bench scale --size S --no-text --keep",
     ),
+    "cluster": (
+        "replicas (1, 2, 4) behind HAProxy on Redis: load, freshness, kill -9",
+        "liverec bench cluster --replicas 1,2 --seconds 4 --no-docs",
+    ),
     "durability": (
         "kill -9 under concurrent ingest, N cycles: acknowledged events lost",
         "liverec bench durability --cycles 5 --no-docs",
@@ -85,6 +89,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
         commands.bench_serve(home, bench, args.out, docs)
     elif args.bench == "freshness":
         commands.bench_freshness(home, args.events, args.out, docs)
+    elif args.bench == "cluster":
+        from liverec.bench.cluster import ClusterBench
+
+        replicas = tuple(int(x) for x in args.replicas.split(","))
+        cluster = ClusterBench(replicas=replicas, seconds=args.seconds, repeats=args.repeats)
+        commands.bench_cluster(home, cluster, args.out, docs)
     elif args.bench == "durability":
         commands.bench_durability(home, args.cycles, args.out, docs)
     elif args.bench == "soak":
@@ -119,7 +129,7 @@ def add_commands(sub: Any) -> None:
         )
         b.add_argument("--no-docs", action="store_true", help="do not update --docs")
         b.set_defaults(func=cmd_bench)
-        if name in ("serve", "ablation", "content", "sasrec", "scale"):
+        if name in ("serve", "ablation", "content", "sasrec", "scale", "cluster"):
             b.add_argument("--seconds", type=float, default=8.0, help="per load scenario")
         if name in _OPTIONS:
             _OPTIONS[name](b)
@@ -175,6 +185,11 @@ def _naive_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--requests", type=int, default=300, help="requests per variant")
 
 
+def _cluster_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--replicas", default="1,2,4", help="comma-separated replica counts")
+    b.add_argument("--repeats", type=int, default=3, help="runs per load; the median is kept")
+
+
 def _durability_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--cycles", type=int, default=20, help="kill -9 cycles per run")
 
@@ -188,4 +203,5 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "freshness": _freshness_options,
     "naive": _naive_options,
     "durability": _durability_options,
+    "cluster": _cluster_options,
 }

@@ -9,6 +9,7 @@ from typing import Any
 
 from liverec.bench import (
     ablation,
+    cluster,
     durability,
     encoder,
     freshness,
@@ -363,3 +364,18 @@ def bench_soak(home: Path, bench: soak.SoakBench, out: Path, docs: Path | None) 
     print(text)
     body = _header("Soak: mixed load over many users; maximal writes") + "\n" + text + "\n"
     _write("soak", doc, body, out, docs)
+
+
+def bench_cluster(home: Path, bench: cluster.ClusterBench, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench cluster``."""
+    _before_run()
+    print(
+        f"bench cluster: replicas {', '.join(map(str, bench.replicas))}, "
+        f"{bench.seconds:g} s per load, {bench.repeats} runs each",
+        file=sys.stderr,
+    )
+    doc = cluster.run_cluster(home, bench, log=lambda s: print(s, file=sys.stderr))
+    text = cluster.cluster_tables(doc)
+    print(text)
+    body = _header("Cluster: replicas behind HAProxy on a Redis log") + "\n" + text + "\n"
+    _write("cluster", doc, body, out, docs)

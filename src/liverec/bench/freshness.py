@@ -52,11 +52,19 @@ class Client:
         return r.status, json.loads(r.read() or b"null")
 
 
-def measure(port: int, users: list[str], bench: FreshnessBench, seed: int = 0) -> dict[str, Any]:
-    """Run ``bench.events`` click-then-read rounds against the server on ``port``."""
+def measure(
+    port: int,
+    users: list[str],
+    bench: FreshnessBench,
+    seed: int = 0,
+    read_ports: list[int] | None = None,
+) -> dict[str, Any]:
+    """Run ``bench.events`` click-then-read rounds: clicks go to ``port``, reads round-robin
+    over ``bench.readers`` connections to ``read_ports`` (default: ``port`` too)."""
     rng = random.Random(seed)
     writer = Client(port)
-    readers = [Client(port) for _ in range(bench.readers)]
+    ports = read_ports or [port]
+    readers = [Client(ports[k % len(ports)]) for k in range(bench.readers)]
     fresh_ms: list[float] = []
     first_read = 0
     never = 0

@@ -95,7 +95,7 @@ class ServeBench:
     train: TrainConfig = field(default_factory=TrainConfig)  # what the served snapshot holds
 
 
-def _trained_home(source: Path, target: Path, dataset: Dataset, train: TrainConfig) -> Path:
+def trained_home(source: Path, target: Path, dataset: Dataset, train: TrainConfig) -> Path:
     """A scratch home with a copy of the dataset and a freshly trained snapshot in it."""
     home = prepare_home(source, target)
     snapshots = Paths(home).snapshots("ml-100k")
@@ -115,7 +115,7 @@ def run_serve(
     """Start a server, run every scenario, return the results (JSON-able)."""
     dataset = load_dataset("ml-100k", source_home)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        home = _trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
+        home = trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
         server = Server(home, f"sqlite:///{Path(tmp) / 'events.db'}", bench.workers, env)
         with server:
             users = movielens.raw_user_ids(source_home)
@@ -135,14 +135,14 @@ def _run_all(
             continue
         if bench.warmup > 0:
             wrk.run(server.url, sc, bench.warmup, bench.threads)
-        r = _median_run(server.url, sc, bench)
+        r = median_run(server.url, sc, bench.seconds, bench.repeats, bench.threads)
         log(f"  {sc.name}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, p99 {r.p99_ms:.2f} ms")
         results.append(r)
         if sc.name.startswith("recommendations, cold") and bench.paced_share > 0:
             # Latency below saturation: each connection waits so that the offered rate is
             # ``paced_share`` of the maximum just measured (closed loop, wrk's delay()).
             paced = sc.paced(r.rps * bench.paced_share, "recommendations, cold")
-            pr = _median_run(server.url, paced, bench)
+            pr = median_run(server.url, paced, bench.seconds, bench.repeats, bench.threads)
             log(
                 f"  {paced.name}: {pr.rps:,.0f} req/s, p50 {pr.p50_ms:.2f} ms, "
                 f"p99 {pr.p99_ms:.2f} ms"
@@ -166,10 +166,12 @@ def _run_all(
     }
 
 
-def _median_run(url: str, sc: wrk.Scenario, bench: ServeBench) -> wrk.LoadResult:
-    """Run ``bench.repeats`` times; the run with the median throughput, with the spread."""
+def median_run(
+    url: str, sc: wrk.Scenario, seconds: float, repeats: int, threads: int = 1
+) -> wrk.LoadResult:
+    """Run ``repeats`` times; the run with the median throughput, with the spread."""
     runs = sorted(
-        (wrk.run(url, sc, bench.seconds, bench.threads) for _ in range(max(1, bench.repeats))),
+        (wrk.run(url, sc, seconds, threads) for _ in range(max(1, repeats))),
         key=lambda r: r.rps,
     )
     mid = runs[len(runs) // 2]
@@ -193,7 +195,7 @@ def run_variants(
     dataset = load_dataset("ml-100k", source_home)
     runs: dict[tuple[str, str], list[wrk.LoadResult]] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        home = _trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
+        home = trained_home(source_home, Path(tmp) / "home", dataset, bench.train)
         servers = {
             name: Server(home, f"sqlite:///{Path(tmp) / f'events-{i}.db'}", bench.workers, env)
             for i, (name, env) in enumerate(variants.items())
