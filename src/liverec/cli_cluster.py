@@ -7,6 +7,7 @@ from typing import Any
 
 from liverec.cli_options import add_command, add_dataset_option, add_group, positive, settings
 from liverec.cli_serve import check_port_free, check_snapshots, train_first_snapshot
+from liverec.cluster.process import alive
 from liverec.core.markdown import markdown_table
 
 
@@ -65,14 +66,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     state = status.state
     rows = [
         ["supervisor", str(state.supervisor_pid), "", "running"],
-        ["redis-server", str(state.redis_pid), "", "running" if state.redis_pid else "down"],
+        ["redis-server", str(state.redis_pid), str(status.plan.redis_port), _up(state.redis_pid)],
         ["haproxy", str(state.haproxy_pid), str(state.port), _ready(status.frontend_ready)],
     ]
     for k, (pid, ready) in enumerate(zip(state.replica_pids, status.replicas_ready, strict=True)):
-        rows.append([f"replica r{k + 1}", str(pid), str(status.replica_ports[k]), _ready(ready)])
+        port = str(status.plan.replica_ports[k])
+        rows.append([f"replica r{k + 1}", str(pid), port, _ready(ready)])
     print(markdown_table(["part", "pid", "port", "state"], rows, left=4))
     print(f"\nreplica restarts so far: {state.restarts}")
     return 0
+
+
+def _up(pid: int) -> str:
+    return "running" if pid and alive(pid) else "down"
 
 
 def _ready(ready: bool) -> str:

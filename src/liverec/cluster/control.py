@@ -22,7 +22,7 @@ class ClusterStatus:
     """A running cluster as ``status`` reports it."""
 
     state: ClusterState
-    replica_ports: tuple[int, ...]
+    plan: ClusterPlan
     replicas_ready: list[bool]
     frontend_ready: bool
 
@@ -120,4 +120,4 @@ def status(home: Path, dataset: str) -> ClusterStatus | None:
     plan = ClusterPlan.load(directory)
     ready = [http_ok(f"http://127.0.0.1:{p}/readyz") for p in plan.replica_ports]
     frontend = http_ok(f"http://127.0.0.1:{plan.port}/readyz")
-    return ClusterStatus(state, plan.replica_ports, ready, frontend)
+    return ClusterStatus(state, plan, ready, frontend)
