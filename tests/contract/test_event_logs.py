@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import threading
@@ -51,6 +52,13 @@ def test_append_returns_contiguous_seqs_and_last_seq_follows(log: EventLog) -> N
     assert log.append([ev(1), ev(2), ev(3)]) == (1, 3)
     assert log.append([ev(4)]) == (4, 4)
     assert log.last_seq() == 4
+
+
+def test_last_seq_async_agrees_with_last_seq_across_event_loops(log: EventLog) -> None:
+    assert asyncio.run(log.last_seq_async()) == 0
+    log.append([ev(1), ev(2)])
+    # a second loop (as a test client or a restarted server makes) gets a working answer too
+    assert asyncio.run(log.last_seq_async()) == log.last_seq() == 2
 
 
 def test_events_round_trip_every_field(log: EventLog) -> None:

@@ -25,24 +25,31 @@ class HAProxyConfig:
     def text(self) -> str:
         """The haproxy.cfg contents.
 
-        Least-connections balancing, since every replica can answer every user (each tails
-        the shared log before it reads). A replica leaves the rotation after three failed
-        ``/readyz`` checks and returns after two good ones (checks every 200 ms while its
-        state changes); a request whose connection is refused goes to another replica
-        (``retries`` + ``redispatch 1``), so a dead replica costs only the requests it was
-        answering when it died.
+        Round robin, since every replica can answer every user (each tails the shared log
+        before it reads). A replica leaves the rotation at the first refused connection
+        (``observe layer4``; least-connections would keep choosing a dead replica, which
+        has none) or after three failed ``/readyz`` checks, and returns after two good ones
+        (checks every 200 ms while its state changes). A request whose connection is
+        refused is retried on another replica (``redispatch 1``), so a dead replica costs
+        only the requests it was answering when it died.
         """
         servers = [
             f"    server r{k} 127.0.0.1:{port} maxconn {self.replica_maxconn} check "
-            f"inter {self.check_interval_ms}ms fastinter 200ms fall 3 rise 2"
+            f"inter {self.check_interval_ms}ms fastinter 200ms fall 3 rise 2 "
+            "observe layer4 error-limit 1 on-error mark-down"
             for k, port in enumerate(self.replica_ports, start=1)
         ]
         return "\n".join(
             [
                 "global",
                 "    maxconn 4096",
+                # Failed requests only (dontlog-normal), on stdout: the supervisor's haproxy.log.
+                "    log stdout format raw daemon",
                 "defaults",
                 "    mode http",
+                "    log global",
+                "    option httplog",
+                "    option dontlog-normal",
                 "    timeout connect 1s",
                 "    timeout client 30s",
                 "    timeout server 30s",
@@ -54,7 +61,7 @@ class HAProxyConfig:
                 f"    bind 127.0.0.1:{self.port}",
                 "    default_backend replicas",
                 "backend replicas",
-                "    balance leastconn",
+                "    balance roundrobin",
                 "    option httpchk GET /readyz",
                 "    http-check expect status 200",
                 *servers,

@@ -27,6 +27,7 @@ compute, which Cluster forbids.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Sequence
@@ -102,9 +103,13 @@ return #seqs
 class RedisEventLog(EventLog):
     """EventLog on a Redis stream; same contract as the SQLite log, shared across hosts."""
 
-    def __init__(self, client: Any, prefix: str = "liverec", label: str = "redis") -> None:
+    def __init__(
+        self, client: Any, prefix: str = "liverec", label: str = "redis", url: str | None = None
+    ) -> None:
         self._client = client
         self.label = label
+        self._url = url  # for the event loop's own client (last_seq_async)
+        self._async: tuple[asyncio.AbstractEventLoop, Any] | None = None
         self._stream = f"{prefix}:log"
         self._counter = f"{prefix}:seq"
         self._users = f"{prefix}:u:"
@@ -140,7 +145,7 @@ class RedisEventLog(EventLog):
         prefix = options.get("prefix", ["liverec"])[0]
         bare = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
         client = redis.Redis.from_url(bare, socket_timeout=10, health_check_interval=30)
-        log = cls(client, prefix, label=f"{bare} (prefix {prefix})")
+        log = cls(client, prefix, label=f"{bare} (prefix {prefix})", url=bare)
         log.last_seq()  # fail now, with the address, rather than at the first event
         return log
 
@@ -214,6 +219,31 @@ class RedisEventLog(EventLog):
             If Redis cannot be reached.
         """
         found = self._call(self._client.get, self._counter)
+        return int(found) if found else 0
+
+    async def last_seq_async(self) -> int:
+        """``last_seq`` without blocking the event loop (redis.asyncio, one client per loop).
+
+        Raises
+        ------
+        EventLogError
+            If Redis cannot be reached.
+        """
+        import redis
+        import redis.asyncio
+
+        if self._url is None:  # made from a client of the caller's: no URL to open another
+            return self.last_seq()
+        if self._closed:
+            raise EventLogError(f"event log {self.label} is closed")
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            client = redis.asyncio.Redis.from_url(self._url, socket_timeout=10)
+            self._async = (loop, client)
+        try:
+            found = await self._async[1].get(self._counter)
+        except redis.RedisError as e:
+            raise EventLogError(f"event log {self.label}: {type(e).__name__}: {e}") from e
         return int(found) if found else 0
 
     def delete_user(self, user_id: str) -> int:

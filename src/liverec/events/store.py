@@ -69,6 +69,11 @@ class EventLog(ABC):
     def last_seq(self) -> int:
         """Highest seq ever committed (0 when empty); it never decreases, even after deletes."""
 
+    async def last_seq_async(self) -> int:
+        """``last_seq`` for an event loop. Logs behind a network round trip override it so
+        the loop serves other requests while it waits; local ones answer at once."""
+        return self.last_seq()
+
     @abstractmethod
     def delete_user(self, user_id: str) -> int:
         """Remove every event of a user (privacy); return how many were removed."""

@@ -23,6 +23,7 @@ from liverec.events.schema import Event, LoggedEvent
 from liverec.events.store import EventLog, EventLogError, open_event_log
 from liverec.serving.cache import ResultCache
 from liverec.serving.erasure import erase_user
+from liverec.serving.loghead import CAUGHT_UP, LogHead
 from liverec.serving.results import (
     HistoryEvent,
     IngestResult,
@@ -101,6 +102,7 @@ class LiveService:
         self._write_lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._unloadable: set[str] = set()  # snapshot versions that failed to load
+        self._head = LogHead(log_)
         self.events_ingested = 0
         self.swaps = 0
         self.answers = 0  # lists computed (not served from the cache)
@@ -173,12 +175,23 @@ class LiveService:
 
     def catch_up(self) -> None:
         """Apply entries other processes appended (only needed with a shared log)."""
-        if not self.config.shared_log:
+        if not self.config.shared_log or CAUGHT_UP.get():
             return
         rt = self._runtime
         if self.log.last_seq() > rt.state.applied_seq:
             with self._write_lock:
                 rt.catch_up(self.log)
+
+    async def catch_up_async(self) -> None:
+        """``catch_up`` for a request on the event loop: the log's head is awaited (and
+        shared with concurrent requests, see ``LogHead``) rather than blocking the loop;
+        the read that follows in the same request does not ask again."""
+        if not self.config.shared_log:
+            return
+        if await self._head.read() > self._runtime.state.applied_seq:
+            with self._write_lock:
+                self._runtime.catch_up(self.log)
+        CAUGHT_UP.set(True)
 
     def ingest(self, events: Sequence[Event]) -> IngestResult:
         """Log ``events`` durably (all or none), then apply them and drop affected caches.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from liverec.api.deps import service_of
+from liverec.api.deps import reading_service, service_of
 from liverec.api.schemas import (
     PROTECTED_ERRORS,
     WRITE_ERRORS,
@@ -50,9 +50,8 @@ async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
 )
 async def get_item(item_id: ItemId, request: Request) -> Response:
     """The item's text fields; 404 when it is not in the catalog."""
-    return Response(
-        orjson.dumps(service_of(request).item(item_id).to_json()), media_type="application/json"
-    )
+    service = await reading_service(request)
+    return Response(orjson.dumps(service.item(item_id).to_json()), media_type="application/json")
 
 
 @router.get(
@@ -64,6 +63,5 @@ async def similar(
     item_id: ItemId, request: Request, k: Annotated[int, Query(ge=1, le=100)] = 10
 ) -> Response:
     """Blend of co-occurrence, ALS-vector and genre similarity."""
-    return Response(
-        orjson.dumps(service_of(request).similar(item_id, k)), media_type="application/json"
-    )
+    service = await reading_service(request)
+    return Response(orjson.dumps(service.similar(item_id, k)), media_type="application/json")

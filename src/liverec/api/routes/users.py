@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from liverec.api.deps import service_of
+from liverec.api.deps import reading_service, service_of
 from liverec.api.schemas import PROTECTED_ERRORS, WRITE_ERRORS, PathId
 from liverec.serving.results import RecommendationResult, UserErasure, UserProfile
 
@@ -43,7 +43,7 @@ async def recommendations(
     ``Cache-Control: no-cache`` asks for a freshly computed answer.
     """
     fresh = "no-cache" in request.headers.get("cache-control", "")
-    service = service_of(request)
+    service = await reading_service(request)
     batcher = request.app.state.batcher
     if batcher is not None and service.batches_users:
         await batcher.ready(user_id)
@@ -62,9 +62,8 @@ async def user_profile(
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> Response:
     """Recent events and the total event count; 404 for a user never seen."""
-    return Response(
-        orjson.dumps(service_of(request).profile(user_id, limit)), media_type="application/json"
-    )
+    service = await reading_service(request)
+    return Response(orjson.dumps(service.profile(user_id, limit)), media_type="application/json")
 
 
 @router.delete(
