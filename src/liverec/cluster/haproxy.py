@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
-from liverec.core.errors import LiverecError
+from liverec.cluster.process import debian_binary
 
 
 @dataclass(frozen=True)
@@ -76,14 +75,5 @@ class HAProxyConfig:
 
 
 def haproxy_binary() -> str:
-    """Path of haproxy.
-
-    Raises
-    ------
-    LiverecError
-        If it is not installed, naming the Debian package.
-    """
-    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/bin")
-    if not found:
-        raise LiverecError("haproxy is not installed: apt-get install haproxy")
-    return found
+    """Path of haproxy (raises LiverecError naming the package when it is missing)."""
+    return debian_binary("haproxy", "haproxy")

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from liverec.core.errors import LiverecError
+
+
+def debian_binary(name: str, package: str) -> str:
+    """Path of the program ``name`` (also looked for in /usr/sbin, off most users' PATH).
+
+    Raises
+    ------
+    LiverecError
+        If it is not installed, naming the Debian package that brings it.
+    """
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+    if not found:
+        raise LiverecError(f"{name} is not installed: apt-get install {package}")
+    return found
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from liverec.cluster.process import debian_binary
 from liverec.core.errors import LiverecError
 
 Fsync = Literal["always", "everysec", "no"]
@@ -49,17 +49,8 @@ class RedisConfig:
 
 
 def redis_binary() -> str:
-    """Path of redis-server.
-
-    Raises
-    ------
-    LiverecError
-        If it is not installed, naming the Debian package.
-    """
-    found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/sbin:/usr/bin")
-    if not found:
-        raise LiverecError("redis-server is not installed: apt-get install redis-server")
-    return found
+    """Path of redis-server (raises LiverecError naming the package when it is missing)."""
+    return debian_binary("redis-server", "redis-server")
 
 
 def ping(port: int, timeout: float = 0.5) -> bool:
