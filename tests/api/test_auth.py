@@ -54,6 +54,8 @@ def test_each_scope_reaches_its_routes_and_no_further(
     read, write, admin = (bearer(keys[s]) for s in ("read", "write", "admin"))
     assert client.get("/v1/users/1/recommendations", headers=read).status_code == 200
     assert client.get("/metrics", headers=read).status_code == 200
+    assert client.get("/v1/dashboard").status_code == 401
+    assert client.get("/v1/dashboard", headers=read).status_code == 200
     r = client.post("/v1/events", json=EVENT, headers=read)
     assert r.status_code == 403 and "needs the write scope" in r.json()["message"]
     assert client.post("/v1/events", json=EVENT, headers=write).status_code == 200
@@ -64,7 +66,7 @@ def test_each_scope_reaches_its_routes_and_no_further(
 
 
 def test_health_docs_and_the_page_need_no_key(client: TestClient) -> None:
-    for path in ("/healthz", "/openapi.json", "/docs", "/"):
+    for path in ("/healthz", "/openapi.json", "/docs", "/", "/dashboard"):
         assert client.get(path).status_code == 200, path
 
 

@@ -12,8 +12,10 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse
 from threadpoolctl import threadpool_limits
 
 from liverec import __version__
@@ -81,6 +83,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+async def _docs_page() -> HTMLResponse:
+    """Swagger UI from the vendored copy under /static/vendor (works offline)."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="liverec API",
+        swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+        swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+    )
+
+
 def create_app(settings: Settings | None = None, service: LiveService | None = None) -> FastAPI:
     """Build the app; the model is loaded (or trained) by the lifespan hook, not at import."""
     settings = settings or Settings()
@@ -122,6 +135,9 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
         version=__version__,
         summary="Real-time recommendations with reasons, fresh on every event.",
         lifespan=lifespan,
+        # The docs page is served below from vendored files: FastAPI's loads them from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's native OpenTelemetry costs 1.7-4x per request when a provider exists.
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
@@ -134,6 +150,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
     for module in (events, users, items, system):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.add_api_route("/docs", _docs_page, include_in_schema=False)
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
     keys = KeyStore(settings.home)
     audit = AuditLog(settings.home)

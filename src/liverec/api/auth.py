@@ -23,7 +23,7 @@ from liverec.core.audit import AuditEntry, AuditLog
 from liverec.core.keys import ApiKey, KeyStore
 from liverec.core.keys import Scope as KeyScope
 
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/openapi.json", "/docs", "/redoc"})
+OPEN_PATHS = frozenset({"/", "/dashboard", "/healthz", "/readyz", "/openapi.json", "/docs"})
 OPEN_PREFIXES = ("/static/", "/docs/")
 OPEN_KEY = "open"  # the audit name of requests served without keys (loopback only)
 

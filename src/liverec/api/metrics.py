@@ -66,6 +66,7 @@ class Metrics:
     """A registry of its own per app, so several apps (tests) never share counters."""
 
     def __init__(self, get_service: Callable[[], Any]) -> None:
+        self.get_service = get_service
         self.registry = CollectorRegistry()
         self.latency = Histogram(
             "liverec_request_seconds",
@@ -79,6 +80,11 @@ class Metrics:
     def render(self) -> bytes:
         """The exposition text."""
         return generate_latest(self.registry)
+
+
+def _unrouted(path: str) -> str:
+    """A request no route matched, named by what it asked for (static files are mounted)."""
+    return "/static/*" if path.startswith("/static/") else "unmatched"
 
 
 class StatusRecorder:
@@ -113,10 +119,16 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, recorder)
         finally:
+            took = time.perf_counter() - start
             route = scope.get("route")
             status = recorder.status
             key = (scope["method"], getattr(route, "path", None) or "unmatched", status)
             child = self._children.get(key)
             if child is None:  # labels() takes a lock and builds a key: do it once per series
                 child = self._children[key] = self.metrics.latency.labels(*key[:2], str(status))
-            child.observe(time.perf_counter() - start)
+            child.observe(took)
+            service = self.metrics.get_service()
+            if service is not None:
+                events = scope.get("state", {}).get("events_logged", 0)  # set by POST /v1/events
+                name = key[1] if route is not None else _unrouted(scope["path"])
+                service.telemetry.request(f"{key[0]} {name}", took, status, events)

@@ -35,6 +35,7 @@ from liverec.serving.results import (
 )
 from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived
 from liverec.serving.snapshot import MANIFEST, Snapshot, list_snapshots, load_snapshot
+from liverec.serving.telemetry import Telemetry
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,8 @@ class LiveService:
         self._reload_lock = threading.Lock()
         self._unloadable: set[str] = set()  # snapshot versions that failed to load
         self._head = LogHead(log_)
+        self.telemetry = Telemetry()  # the last minutes, for the operator dashboard
+        self.started_at = time.time()
         self.events_ingested = 0
         self.swaps = 0
         self.answers = 0  # lists computed (not served from the cache)
@@ -266,6 +269,7 @@ class LiveService:
         version = f"{rt.version}/{state.catalog.version}"
         cached = None if fresh else self.cache.get(pseudonym, params, count, version)
         if cached is not None:
+            self.telemetry.answer(cached=True, degraded=False)
             took = round((time.perf_counter() - t0) * 1e3, 3)
             return RecommendationResult(
                 user_id,
@@ -293,6 +297,8 @@ class LiveService:
         )
         self.answers += 1
         self.degraded_answers += bool(out.degraded)
+        self.telemetry.answer(cached=False, degraded=bool(out.degraded))
+        self.telemetry.stages(out.stage_ms)
         # A degraded answer is not cached: the next request should try the full pipeline.
         if not out.degraded:  # cached under the pseudonym, without the caller's id
             self.cache.put(pseudonym, params, count, version, replace(result, user_id=""))

@@ -13,6 +13,7 @@ from liverec.api.deps import service_of
 from liverec.api.errors import error_response
 from liverec.api.schemas import PROTECTED_ERRORS, ErrorOut, HealthOut, ReadyOut, ReloadOut
 from liverec.core.errors import LiverecError
+from liverec.serving.dashboard import Dashboard, dashboard
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -68,6 +69,25 @@ async def metrics(request: Request) -> Response:
     return Response(
         request.app.state.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
     )
+
+
+@router.get(
+    "/v1/dashboard",
+    tags=["system"],
+    summary="What the operator dashboard shows: model, live counts, the last minutes",
+    responses={200: {"model": Dashboard}, **PROTECTED_ERRORS},
+)
+async def dashboard_data(request: Request) -> Response:
+    """The model card (version, trained at, training data, validation figures), live counts
+    (catalog, users, log position) and traffic: requests and events per second, latency
+    p50/p99 per route and per pipeline stage, cache hit and degraded-answer rates."""
+    return Response(orjson.dumps(dashboard(service_of(request))), media_type="application/json")
+
+
+@router.get("/dashboard", include_in_schema=False)
+async def dashboard_page() -> FileResponse:
+    """The operator dashboard (its data needs a read key)."""
+    return FileResponse(STATIC / "dashboard.html")
 
 
 @router.post(

@@ -1,0 +1,50 @@
+"""GET /v1/dashboard and the offline API docs, through HTTP."""
+
+from __future__ import annotations
+
+from starlette.testclient import TestClient
+
+from liverec.serving.service import LiveService
+
+REC = "GET /v1/users/{user_id}/recommendations"
+
+
+def test_dashboard_counts_the_requests_events_and_stages_just_served(
+    client: TestClient, service: LiveService
+) -> None:
+    for user in ("1", "2", "3"):
+        assert client.get(f"/v1/users/{user}/recommendations", params={"k": 5}).status_code == 200
+    client.get("/v1/users/1/recommendations", params={"k": 5})  # a cached answer
+    events = [{"user_id": "dash-user", "item_id": str(i), "type": "view"} for i in range(1, 8)]
+    assert client.post("/v1/events", json={"events": events}).status_code == 200
+    d = client.get("/v1/dashboard").json()
+    routes = {r["name"]: r for r in d["traffic"]["routes"]}
+    assert routes[REC]["calls"] == 4 and routes[REC]["errors"] == 0
+    assert routes[REC]["p99_ms"] >= routes[REC]["p50_ms"] > 0
+    stages = {s["name"]: s for s in d["traffic"]["stages"]}
+    assert stages["total"]["calls"] == 3  # the cached answer ran no pipeline
+    assert d["traffic"]["cache_hit_ratio"] == 0.25
+    step = d["traffic"]["step_s"]
+    assert sum(p["events_per_s"] for p in d["traffic"]["series"]) * step == 7
+    assert d["counts"]["events_ingested"] == 7 and d["counts"]["applied_seq"] == 7
+    assert d["counts"]["catalog_items"] == service.runtime.snapshot.n_items
+
+
+def test_dashboard_model_card_describes_the_served_snapshot(
+    client: TestClient, service: LiveService
+) -> None:
+    model = client.get("/v1/dashboard").json()["model"]
+    manifest = service.runtime.snapshot.manifest
+    assert model["version"] == service.version
+    assert model["training_events"] == manifest["n_interactions"] > 0
+    assert {c["name"] for c in model["components"]} == set(manifest["components"])
+    assert model["trained_at"] == manifest["created_at"]
+
+
+def test_docs_page_loads_swagger_ui_from_this_server_not_a_cdn(client: TestClient) -> None:
+    html = client.get("/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+    bundle = client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
+    assert bundle.status_code == 200 and len(bundle.content) > 1_000_000
+    assert client.get("/redoc").status_code == 404  # its bundle would come from a CDN
