@@ -35,8 +35,23 @@ class EventType(IntEnum):
         """Lower-case name as it appears in files and the API."""
         return self.name.lower()
 
+    @property
+    def verb(self) -> str:
+        """What the user did, for reasons shown to them ("because you bought ...").
+
+        >>> EventType.PURCHASE.verb, EventType.RATING.verb
+        ('bought', 'rated')
+        """
+        return _VERBS[self]
+
 
 EVENT_TYPES: tuple[str, ...] = tuple(t.label for t in EventType)
+_VERBS = {
+    EventType.VIEW: "viewed",
+    EventType.CLICK: "clicked",
+    EventType.PURCHASE: "bought",
+    EventType.RATING: "rated",
+}
 
 
 @dataclass(frozen=True)

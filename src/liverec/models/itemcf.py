@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from liverec.core.arrays import ranges
+from liverec.core.types import EventType
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
 from liverec.features.request import Context, Retrieved, top_positions
@@ -182,26 +183,44 @@ class ItemCFChannel:
         # items so old that their weight cannot move a score: 0.75 ** 32 ~ 1e-4
         keep = weights >= MIN_WEIGHT
         sources, weights = sources[keep], weights[keep].astype(np.float64)
-        cands, scores, strongest = self.scores(sources, weights)
+        cands, scores, _ = self.scores(sources, weights)
         if not len(cands):
             return Retrieved.empty()
         best = top_positions(cands, scores, ctx, n)
         catalog = ctx.catalog
-        # the history item that contributed most to each pick (the pipeline asks only for picks)
-        because = dict(zip(cands[best].tolist(), sources[strongest[best]].tolist(), strict=True))
+        # the verb of each history item's latest event ("because you bought ...")
+        verbs = dict(zip(recent.tolist(), ctx.history.types[-self.window :].tolist(), strict=True))
 
         def reasons(items: IntArray) -> list[str | None]:
-            """The history item that contributed most to each item."""
-            srcs = [because.get(i) for i in items.tolist()]
-            known = sorted({s for s in srcs if s is not None})
+            """The recent item most similar to each pick (asked only for the shown ones)."""
+            cited = self.most_similar_source(sources, items)
+            known = sorted({s for s in cited if s is not None})
             if catalog is None or not known:
                 return [None] * len(items)
             titles = dict(
                 zip(known, (it.display_title for it in catalog.items(known)), strict=True)
             )
-            return [None if s is None else f"because you watched {titles[s]}" for s in srcs]
+            return [
+                None if s is None else f"because you {EventType(verbs[s]).verb} {titles[s]}"
+                for s in cited
+            ]
 
         return Retrieved(cands[best], scores[best].astype(np.float32), reasons)
+
+    def most_similar_source(self, sources: IntArray, picks: IntArray) -> list[int | None]:
+        """For each pick, the source (history) item most similar to it; None if none is.
+
+        Similarity, not contribution: the contribution also weighs recency, so the newest
+        history item would explain almost every pick ("nine of ten reasons cite the same
+        item"); the most similar one is what makes *that* pick a fit. Ties go to the newer.
+        """
+        src, nbr, sims = self.contributions(sources)
+        wanted = np.isin(nbr, picks) & (sims > 0)
+        src, nbr, sims = src[wanted], nbr[wanted], sims[wanted]
+        order = np.lexsort((-src, -sims, nbr))  # by pick, then most similar, then position
+        first = order[np.r_[True, nbr[order][1:] != nbr[order][:-1]]] if len(order) else order
+        best = dict(zip(nbr[first].tolist(), sources[src[first]].tolist(), strict=True))
+        return [best.get(p) for p in picks.tolist()]
 
     def knows(self, items: IntArray) -> NDArray[np.bool_]:
         """Items with events (a positive item weight)."""
