@@ -15,7 +15,7 @@ def test_recommendations_have_titles_reasons_version_and_timing(client: TestClie
     body = client.get("/v1/users/196/recommendations", params={"k": 5}).json()
     assert len(body["items"]) == 5
     first = body["items"][0]
-    assert set(first) == {"item_id", "title", "genres", "score", "reasons"}
+    assert set(first) == {"item_id", "title", "genres", "score", "reasons", "explore"}
     assert first["reasons"] and first["title"]
     assert body["model_version"] and body["took_ms"] > 0
     assert body["degraded"] == [] and body["cold_start"] is False

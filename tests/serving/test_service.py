@@ -48,7 +48,9 @@ def test_clicks_pull_in_neighbours_of_the_clicked_item(service: LiveService) -> 
     assert genres.count("Horror") + genres.count("Thriller") > sum(
         g in ("Horror", "Thriller") for it in kids.items for g in it.genres
     )
-    assert any("Shining" in r for it in horror.items for r in it.reasons)
+    horror_clicks = ("Psycho", "Alien", "Shining")
+    cited = [r for it in horror.items for r in it.reasons if r.startswith("because you clicked")]
+    assert any(title in r for r in cited for title in horror_clicks), cited
 
 
 def test_a_cached_answer_is_served_until_the_users_next_event(service: LiveService) -> None:
@@ -88,6 +90,21 @@ def test_a_new_item_is_recommendable_at_once(service: LiveService) -> None:
     assert "brand-new" in [i.item_id for i in r.items]
     similar = service.similar("brand-new", 5)
     assert similar.title == "Quantum Harbour (2026)" and similar.items
+
+
+def test_a_cold_visitor_sees_popular_items_first_and_a_new_one_in_the_marked_last_slot(
+    service: LiveService,
+) -> None:
+    before = service.recommend("first-time-visitor", 10)
+    service.upsert_item(Item("fresh-1", "Quantum Harbour", 2026, ("Sci-Fi",)))
+    r = service.recommend("another-first-time-visitor", 10)
+    assert r.cold_start
+    assert [i.item_id for i in r.items[:9]] == [i.item_id for i in before.items[:9]]
+    assert [(i.item_id, i.explore) for i in r.items[-1:]] == [("fresh-1", True)]
+    assert not any(i.explore for i in r.items[:-1])
+    assert r.items[-1].reasons == ["new in Sci-Fi"]
+    scores = [i.score for i in r.items]
+    assert scores[-1] == scores[-2]  # the slot is scored as the last item chosen on merit
 
 
 def test_filters_exclude_items_and_keep_only_requested_genres(service: LiveService) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,7 +36,7 @@ from liverec.features.request import (
     Retrieved,
 )
 from liverec.models.registry import COMPONENTS, channel_names
-from liverec.serving.rerank import Fused, IntArray, explain, fuse, mmr
+from liverec.serving.rerank import GENERIC_REASONS, Fused, IntArray, explain, fuse, mmr
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,6 +141,7 @@ class Recommended:
     item: int
     score: float
     reasons: list[str]
+    explore: bool = False  # in the exploration slot: a new item shown to learn about it
 
 
 @dataclass
@@ -278,6 +279,11 @@ class Pipeline:
                 retrieved[ch.name] = got
         # The fallback is never skipped: it is what a degraded answer degrades to.
         retrieved[self.fallback.name] = self.fallback.retrieve(ctx, max(k, cfg.candidates))
+        fresh = retrieved.get("new")
+        if result.cold_start:
+            # With no history every new item fits a visitor alike: they take the exploration
+            # slot only, rather than outranking the popular items by fusion.
+            retrieved = {name: got for name, got in retrieved.items() if name != "new"}
         fused = fuse(retrieved, cfg.weights, cfg.fusion_k)
         pool = min(len(fused.items), max(cfg.mmr_pool, k))
         scores = self._rank_scores(ctx, fused, pool, result, deadline)
@@ -286,7 +292,8 @@ class Pipeline:
         )
         if positions is None:
             positions = np.argsort(-scores, kind="stable")[: min(k, pool)].astype(np.int64)
-        positions = self._keep_fresh_slots(fused, positions, retrieved.get("new"), k)
+        explore = self._exploration(fused, positions, fresh, k)
+        positions = positions[: max(0, min(len(positions), k - len(explore)))]
         reasons = explain(fused, positions, retrieved) if with_reasons else None
         result.items = [
             Recommended(
@@ -296,6 +303,8 @@ class Pipeline:
             )
             for r, p in enumerate(positions.tolist())
         ]
+        floor = result.items[-1].score if result.items else 0.0
+        result.items += [replace(e, score=floor) for e in explore]
         result.stage_ms["total"] = round((self.guard.clock() - start) * 1e3, 3)
         return result
 
@@ -333,22 +342,25 @@ class Pipeline:
         genre_sim = self.catalog.genre_similarity(items)
         return mmr(scores, genre_sim, k, self.config.mmr_lambda, duplicates)
 
-    def _keep_fresh_slots(
+    def _exploration(
         self, fused: Fused, positions: IntArray, fresh: Retrieved | None, k: int
-    ) -> IntArray:
-        """Put the best new items into the last ``fresh_slots`` places if none made the list.
+    ) -> list[Recommended]:
+        """The best new items for the last ``fresh_slots`` places, if none made the list.
 
         New items have no interactions, so fused scores rank them low however well they fit;
         without a reserved place they would never be shown and never collect the events that
-        let the collaborative channels learn them.
+        let the collaborative channels learn them. They are marked (``explore``) and scored
+        as the last item chosen on merit, so scores still read best first.
         """
         slots = min(self.config.fresh_slots, k)
         if slots == 0 or fresh is None or not len(fresh.items):
-            return positions
+            return []
         chosen = set(fused.items[positions].tolist())
         if chosen & set(fresh.items.tolist()):
-            return positions
-        where = {int(item): pos for pos, item in enumerate(fused.items.tolist())}
-        extra = [where[int(i)] for i in fresh.items[:slots] if int(i) in where]
-        keep = positions[: max(0, min(len(positions), k - len(extra)))]
-        return np.concatenate([keep, np.asarray(extra, np.int64)])
+            return []
+        picks = fresh.items[:slots]
+        why = fresh.reasons(picks) if fresh.reasons is not None else [None] * len(picks)
+        return [  # scored by the caller
+            Recommended(int(item), 0.0, [reason or GENERIC_REASONS["new"]], explore=True)
+            for item, reason in zip(picks.tolist(), why, strict=True)
+        ]

@@ -19,8 +19,18 @@ class Recommendation:
     item_id: str
     title: str
     genres: list[str]
-    score: Annotated[float, Field(description="higher is better; comparable within one answer")]
+    score: Annotated[
+        float,
+        Field(
+            description="relevance: higher is better, comparable within one answer; the list "
+            "order also weighs variety, so a less relevant item may come first when it adds it"
+        ),
+    ]
     reasons: Annotated[list[str], Field(description="why this item, most important first")]
+    explore: Annotated[
+        bool,
+        Field(description="in the exploration slot: a new item shown to learn how people like it"),
+    ] = False
 
 
 @dataclass(frozen=True)

@@ -287,7 +287,12 @@ class LiveService:
         shown = state.catalog.items([r.item for r in out.items])
         items = [
             Recommendation(
-                it.item_id, it.display_title, list(it.genres), round(r.score, 6), r.reasons
+                it.item_id,
+                it.display_title,
+                list(it.genres),
+                round(r.score, 6),
+                r.reasons,
+                r.explore,
             )
             for r, it in zip(out.items, shown, strict=True)
         ]
