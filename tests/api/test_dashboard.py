@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from starlette.testclient import TestClient
 
 from liverec.serving.service import LiveService
@@ -48,3 +51,38 @@ def test_docs_page_loads_swagger_ui_from_this_server_not_a_cdn(client: TestClien
     bundle = client.get("/static/vendor/swagger-ui/swagger-ui-bundle.js")
     assert bundle.status_code == 200 and len(bundle.content) > 1_000_000
     assert client.get("/redoc").status_code == 404  # its bundle would come from a CDN
+
+
+def test_title_search_puts_titles_that_start_with_the_query_first(client: TestClient) -> None:
+    found = client.get("/v1/items", params={"q": "star", "k": 5}).json()
+    titles = [i["title"] for i in found["items"]]
+    assert titles and all("star" in t.lower() for t in titles)
+    assert titles[0].lower().startswith("star")  # Star Wars before "Lone Star"
+    pops = [i["popularity"] for i in found["items"] if i["title"].lower().startswith("star")]
+    assert pops == sorted(pops, reverse=True)
+    assert client.get("/v1/items", params={"q": "zzqx-no-such-title"}).json()["items"] == []
+    assert client.get("/v1/items", params={"q": ""}).status_code == 422
+
+
+def test_a_new_item_is_found_by_title_at_once(client: TestClient) -> None:
+    body = {"title": "Quantum Harbour", "genres": ["Sci-Fi"]}
+    assert client.put("/v1/items/qh-1", json=body).status_code == 201
+    found = client.get("/v1/items", params={"q": "quantum harb"}).json()["items"]
+    assert [i["item_id"] for i in found] == ["qh-1"]
+
+
+def test_overview_names_the_dataset_and_sample_users_that_exist(
+    client: TestClient, session_home: Path, tmp_path: Path
+) -> None:
+    # the app's home (tmp_path) gets the public raw files that hold ML-100K's raw user ids
+    shutil.copytree(session_home / "raw", tmp_path / "raw")
+    o = client.get("/v1/overview").json()
+    assert (o["dataset"], o["items"], o["training_events"]) == ("ml-100k", 1682, 100_000)
+    assert o["first_event"] < o["last_event"]
+    kinds = [s["kind"] for s in o["sample_users"]]
+    assert kinds == ["most active", "typical", "light"]
+    events = [s["events"] for s in o["sample_users"]]
+    assert events == sorted(events, reverse=True) and events[0] == 737  # ML-100K's user 405
+    for s in o["sample_users"]:
+        profile = client.get(f"/v1/users/{s['user_id']}").json()
+        assert profile["event_count"] == s["events"]

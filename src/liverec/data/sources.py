@@ -41,3 +41,11 @@ def check_dataset(name: str, home: Path) -> None:
         f"{', '.join(known)} (import your own with: liverec data import --events FILE "
         f"--items FILE --name {name})"
     )
+
+
+def public_raw_user_ids(name: str, home: Path) -> list[str] | None:
+    """Raw user ids in dataset order, for built-in public datasets only (their ids are
+    published with the data); None for imported data, whose raw ids are never stored."""
+    if name == movielens.NAME and (home / "raw" / movielens.NAME).exists():
+        return movielens.raw_user_ids(home)
+    return None

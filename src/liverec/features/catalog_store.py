@@ -113,6 +113,25 @@ class LiveCatalog:
             self.version += 1
             return idx, new
 
+    def search(self, text: str, limit: int = 1000) -> IntArray:
+        """Items whose title contains ``text`` (any case), at most ``limit``, in index order.
+
+        The snapshot's titles are matched in Arrow's compiled kernel (a million titles in
+        tens of milliseconds); changed and added items, few, in Python.
+        """
+        import pyarrow.compute as pc
+
+        needle = text.strip().lower()
+        if not needle:
+            return np.zeros(0, np.int64)
+        hits = pc.match_substring(self.base.table["title"], needle, ignore_case=True)
+        base = np.flatnonzero(np.asarray(hits.fill_null(False).to_numpy(zero_copy_only=False)))
+        base = base[[int(i) not in self._changed for i in base]] if self._changed else base
+        live = [i for i, it in self._changed.items() if needle in it.title.lower()]
+        live += [self.n_base + k for k, it in enumerate(self._added) if needle in it.title.lower()]
+        found = np.concatenate([base, np.asarray(live, np.int64)]).astype(np.int64)
+        return np.sort(found)[:limit]
+
     def item(self, i: int) -> Item:
         """The item at internal index ``i``."""
         if i >= self.n_base:

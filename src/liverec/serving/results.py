@@ -97,3 +97,23 @@ class UserErasure:
     snapshots_retrained: int
     snapshots_deleted: int
     snapshot: Annotated[str | None, Field(description="the snapshot now served")]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A catalog item whose title matched, with its popularity."""
+
+    item_id: str
+    title: str
+    genres: list[str]
+    popularity: Annotated[
+        float, Field(description="interactions so far, as the item statistics count them")
+    ]
+
+
+@dataclass(frozen=True)
+class ItemSearchResult:
+    """Items whose title contains the query: titles starting with it first, then popular."""
+
+    query: str
+    items: list[SearchHit]

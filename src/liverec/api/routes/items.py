@@ -17,7 +17,8 @@ from liverec.api.schemas import (
     ItemOut,
     PathId,
 )
-from liverec.serving.results import SimilarResult
+from liverec.serving.overview import search_items
+from liverec.serving.results import ItemSearchResult, SimilarResult
 
 router = APIRouter(tags=["items"])
 ItemId = PathId
@@ -41,6 +42,23 @@ async def put_item(item_id: ItemId, body: ItemIn, request: Request) -> Response:
         status_code=200 if existed else 201,
         media_type="application/json",
     )
+
+
+@router.get(
+    "/v1/items",
+    summary="Search the catalog by title",
+    responses={200: {"model": ItemSearchResult}, **PROTECTED_ERRORS},
+)
+async def search(
+    request: Request,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="part of a title")],
+    k: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Response:
+    """Titles containing ``q`` (any case): those starting with it first, then the popular."""
+    service = await reading_service(request)
+    # Off the loop: matching a million titles takes tens of milliseconds (Arrow frees the GIL).
+    found = await run_in_threadpool(search_items, service, q, k)
+    return Response(orjson.dumps(found), media_type="application/json")
 
 
 @router.get(

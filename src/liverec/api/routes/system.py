@@ -14,6 +14,7 @@ from liverec.api.errors import error_response
 from liverec.api.schemas import PROTECTED_ERRORS, ErrorOut, HealthOut, ReadyOut, ReloadOut
 from liverec.core.errors import LiverecError
 from liverec.serving.dashboard import Dashboard, dashboard
+from liverec.serving.overview import Overview, overview
 
 router = APIRouter()
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -82,6 +83,23 @@ async def dashboard_data(request: Request) -> Response:
     (catalog, users, log position) and traffic: requests and events per second, latency
     p50/p99 per route and per pipeline stage, cache hit and degraded-answer rates."""
     return Response(orjson.dumps(dashboard(service_of(request))), media_type="application/json")
+
+
+@router.get(
+    "/v1/overview",
+    tags=["system"],
+    summary="The dataset behind the model and sample users to try (the page's landing view)",
+    responses={200: {"model": Overview}, **PROTECTED_ERRORS},
+)
+async def overview_data(request: Request) -> Response:
+    """Dataset size and time span, and for public datasets a few users to start with (most
+    active, typical, light); imported datasets list none, as their raw ids are not kept."""
+    service = service_of(request)
+    cached = getattr(request.app.state, "overview", None)
+    if cached is None or cached.model_version != service.version:
+        home = request.app.state.settings.home
+        cached = request.app.state.overview = await run_in_threadpool(overview, service, home)
+    return Response(orjson.dumps(cached), media_type="application/json")
 
 
 @router.get("/dashboard", include_in_schema=False)
