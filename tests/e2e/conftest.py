@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -56,9 +57,11 @@ def e2e_snapshots(
 
 
 def server_home(tmp_path_factory: pytest.TempPathFactory, session_home: Path) -> Path:
-    """A home of its own, with the session's pseudonym secret (the dataset's user ids)."""
+    """A home of its own, with the session's pseudonym secret (the dataset's user ids) and
+    the public raw files (the landing view's sample users)."""
     home = tmp_path_factory.mktemp("e2e-home")
     shutil.copy(Paths(session_home).secret, Paths(home).secret)
+    shutil.copytree(session_home / "raw", home / "raw")
     return home
 
 
@@ -136,3 +139,10 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
 def api_get(live_server: str) -> Callable[[str], tuple[int, Any]]:
     """GET a path on the live server straight from the test, bypassing the page."""
     return lambda path: get_json(live_server + path)
+
+
+def screenshot(page: Page, tmp_path: Path, name: str) -> None:
+    """Into tmp_path; also into $LIVEREC_SCREENSHOTS (docs/ when refreshing the README's)."""
+    page.screenshot(path=tmp_path / name, full_page=True, animations="disabled")
+    if folder := os.environ.get("LIVEREC_SCREENSHOTS"):
+        page.screenshot(path=Path(folder) / name, full_page=True, animations="disabled")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import urllib.request
 from pathlib import Path
@@ -11,16 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
+from tests.e2e.conftest import screenshot
+
 pytestmark = pytest.mark.slow
 
 REC = "GET /v1/users/{user_id}/recommendations"
-
-
-def screenshot(page: Page, tmp_path: Path, name: str) -> None:
-    """Into tmp_path; also into $LIVEREC_SCREENSHOTS (docs/ when refreshing the README's)."""
-    page.screenshot(path=tmp_path / name, full_page=True, animations="disabled")
-    if folder := os.environ.get("LIVEREC_SCREENSHOTS"):
-        page.screenshot(path=Path(folder) / name, full_page=True, animations="disabled")
 
 
 def traffic(base: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from liverec.core.keys import KeyStore, Scope
-from tests.e2e.conftest import serve, server_home
+from tests.e2e.conftest import screenshot, serve, server_home
 
 pytestmark = pytest.mark.slow
 
@@ -99,7 +99,7 @@ def test_unknown_user_gets_cold_start_and_api_errors_are_shown(
     load_user(page, f"e2e-visitor-{uuid.uuid4().hex[:8]}")
     expect(page.get_by_test_id("user-summary")).to_contain_text("new user")
     expect(page.get_by_test_id("rec-notice")).to_be_visible()
-    expect(page.get_by_test_id("rec-notice")).to_contain_text("Cold start")
+    expect(page.get_by_test_id("rec-notice")).to_contain_text("A new visitor")
     expect(page.get_by_test_id("rec-item").first).to_be_visible()
     expect(page.get_by_test_id("error")).to_be_hidden()
 
@@ -142,3 +142,25 @@ def test_a_keyed_server_asks_for_the_key_once_per_tab(
     expect(tab.get_by_test_id("history-item").first).to_be_visible()
     assert key not in tab.evaluate("document.cookie")
     context.close()
+
+
+def test_the_landing_view_offers_sample_users_a_new_visitor_and_title_search(
+    page: Page, tmp_path: Path
+) -> None:
+    page.goto("/")
+    expect(page.get_by_test_id("dataset-facts")).to_contain_text("1,682 items")
+    samples = page.get_by_test_id("sample-user")
+    expect(samples).to_have_count(4)  # most active, typical, light, a new visitor
+    samples.first.click()
+    expect(page.get_by_test_id("user-summary")).to_contain_text("737 events")
+    ranks = page.locator("[data-testid=rec-item] .rank").all_inner_texts()
+    assert ranks == [str(r) for r in range(1, 11)]
+    screenshot(page, tmp_path, "web-page.png")
+    samples.last.click()
+    expect(page.get_by_test_id("rec-notice")).to_contain_text("new visitor")
+    page.get_by_test_id("search-input").fill("star wars")
+    page.get_by_test_id("search-input").press("Enter")
+    expect(page.get_by_test_id("search-hit").first).to_contain_text("Star Wars (1977)")
+    page.get_by_test_id("search-hit").first.get_by_role("button").click()
+    expect(page.get_by_test_id("similar-heading")).to_contain_text("Star Wars")
+    expect(page.get_by_test_id("error")).to_be_hidden()

@@ -78,7 +78,10 @@ function renderProfile(userId, profile) {
 function renderRecs(result) {
   const notice = $("rec-notice");
   const notes = [];
-  if (result.cold_start) notes.push("Cold start: this user has no history yet, so these are popular and trending items.");
+  if (result.cold_start) {
+    const exploring = result.items.some((i) => i.explore) ? ", with a new item to explore" : "";
+    notes.push(`A new visitor: no history yet, so these are the most popular and trending items${exploring}.`);
+  }
   if (result.degraded.length) notes.push(`Degraded answer (${result.degraded.join("; ")}).`);
   notice.textContent = notes.join(" ");
   notice.hidden = notes.length === 0;
@@ -90,7 +93,8 @@ function renderRecs(result) {
   const list = $("recs");
   const previous = new Set(shownIds);
   list.replaceChildren();
-  for (const item of result.items) {
+  for (const [index, item] of result.items.entries()) {
+    const rank = index + 1;
     const fresh = shownIds.length > 0 && !previous.has(item.item_id);
     list.append(
       el(
@@ -105,9 +109,11 @@ function renderRecs(result) {
             "aria-label": `log a click on ${item.title}`,
             onclick: () => guarded(() => clickItem(item)),
           },
+          el("span", { class: "rank", text: `${rank}` }),
           el("span", {}, el("span", { class: "title", text: item.title }),
-            fresh ? el("span", { class: "new-tag", text: "new" }) : null),
-          el("span", { class: "score", title: "score", text: item.score.toFixed(3) }),
+            fresh ? el("span", { class: "new-tag", text: "new" }) : null,
+            item.explore ? el("span", { class: "explore-tag", "data-testid": "explore", text: "exploring" }) : null),
+          el("span", { class: "score", title: "relevance (higher is better)", text: item.score.toFixed(3) }),
         ),
         tags(item.genres, "genres"),
         tags(item.reasons, "reasons"),
@@ -211,6 +217,53 @@ async function saveItem(form) {
 
 // ---- wiring --------------------------------------------------------------------------------------
 
+// ---- landing: the dataset, sample users, title search ---------------------------------------
+
+function month(ts) {
+  return new Date(ts * 1000).toLocaleDateString(undefined, { year: "numeric", month: "short" });
+}
+
+function pickUser(userId) {
+  $("user-input").value = userId;
+  shownIds = [];
+  setStatus("");
+  return guarded(() => loadUser(userId));
+}
+
+async function showOverview() {
+  const o = await api("GET", "/v1/overview");
+  const span = o.first_event === null ? "" : `, events from ${month(o.first_event)} to ${month(o.last_event)}`;
+  $("dataset-facts").textContent =
+    `Dataset ${o.dataset}: ${o.users.toLocaleString()} users, ${o.items.toLocaleString()} items, ` +
+    `${o.training_events.toLocaleString()} training events${span}.`;
+  const visitor = `visitor-${Math.random().toString(36).slice(2, 8)}`;
+  const samples = [...o.sample_users.map((s) => [s.user_id, `${s.user_id} · ${s.kind}, ${s.events} events`]), [visitor, "a new visitor"]];
+  $("sample-users").replaceChildren(
+    ...samples.map(([id, label]) =>
+      el("button", { type: "button", class: "chip", "data-testid": "sample-user", dataset: { userId: id }, text: label, onclick: () => pickUser(id) }),
+    ),
+  );
+  $("user-suggestions").replaceChildren(...samples.map(([id]) => el("option", { value: id })));
+  if (!o.sample_users.length) setStatus("Type one of your user ids to begin (imported datasets list no sample users).");
+}
+
+async function searchTitles(text) {
+  const found = await api("GET", `/v1/items?q=${encodeURIComponent(text)}&k=8`);
+  const list = $("search-results");
+  list.hidden = false;
+  list.replaceChildren(
+    ...found.items.map((hit) =>
+      el(
+        "li",
+        { "data-testid": "search-hit", dataset: { itemId: hit.item_id } },
+        el("button", { type: "button", class: "link", title: "show similar items", text: hit.title, onclick: () => guarded(() => loadSimilar(hit.item_id)) }),
+        el("span", { class: "muted", text: ` ${hit.genres.join(", ")}` }),
+      ),
+    ),
+  );
+  if (!found.items.length) list.append(el("li", { class: "empty", text: `No title contains “${text}”.` }));
+}
+
 async function showHealth() {
   const h = await api("GET", "/healthz");
   $("health").textContent = `model ${h.model_version} · log seq ${h.applied_seq}`;
@@ -235,6 +288,12 @@ document.addEventListener("DOMContentLoaded", () => {
     guarded(() => saveItem(e.target));
   });
   wireKeyForm();
+  $("search-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = $("search-input").value.trim();
+    if (text) guarded(() => searchTitles(text));
+  });
+  guarded(showOverview);
   guarded(showHealth);
   const m = /^#user=(.+)$/.exec(location.hash);
   if (m) {
