@@ -27,6 +27,12 @@ from liverec.data.sources import load_dataset
 from liverec.models.sasrec import SASRecConfig
 from tests.redis_server import redis_server, redis_url  # noqa: F401 (fixtures)
 
+# torch sizes its intra-op pool to the cores; on the shared 2-core machine with both busy,
+# each op of a tiny model waits for a descheduled thread: fitting the tiny SASRec of
+# tests/models took 18 s with the default pool and 0.9 s with one thread (load average 7).
+# Set before anything imports torch; subprocesses inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 
 @pytest.fixture(scope="session")
 def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
