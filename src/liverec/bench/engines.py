@@ -137,30 +137,35 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def engines_table(doc: dict[str, Any]) -> str:
     """The markdown of one size: median train wall time per engine, and per component."""
-    d = doc["data"]
-    parts = [k for k in doc["medians"]["local"] if k not in ("wall_s", "cpu_s", "data")]
-    head = ["engine", "train wall s (median)", "range", *(f"{p} s" for p in parts)]
+    d, medians = doc["data"], doc["medians"]
+    timed = [k for k in medians["local"] if k not in ("wall_s", "cpu_s", "data")]
+    # components that take time somewhere (pop, trending and new take milliseconds)
+    parts = [p for p in timed if max(m[p] for m in medians.values()) >= 0.5]
+    head = ["engine", "train wall s (median)", "range", *(f"{p} s (median)" for p in parts)]
     rows = []
     for variant, runs in doc["runs"].items():
-        m = doc["medians"][variant]
         walls = [r["wall_s"] for r in runs]
         rows.append(
             [
-                f"{variant} ({runs[0]['engine']})",
-                f"{m['wall_s']:.1f}",
+                variant,
+                f"{medians[variant]['wall_s']:.1f}",
                 f"{min(walls):.1f}-{max(walls):.1f}",
-                *(f"{m[p]:.1f}" for p in parts),
+                *(f"{medians[variant][p]:.1f}" for p in parts),
             ]
         )
-    local = doc["medians"]["local"]["wall_s"]
+    local = medians["local"]["wall_s"]
     ratios = ", ".join(
-        f"{v} {doc['medians'][v]['wall_s'] / local:.2f}x" for v in VARIANTS if v != "local"
+        f"{v} {medians[v]['wall_s'] / local:.2f}x" for v in doc["runs"] if v != "local"
     )
     return "\n".join(
         [
             f"**Size {doc['size']}**: {d['n_interactions']:,} events, {d['n_users']:,} users, "
-            f"{d['n_items']:,} items; {doc['settings']['repeats']} runs per engine, "
-            f"alternating; text {'on' if doc['settings']['text'] else 'off'}.",
+            f"{d['n_items']:,} items; {doc['settings']['repeats']} `liverec train` runs per "
+            f"engine, alternating; text {'on' if doc['settings']['text'] else 'off'}. "
+            "local: a fork pool of one process per core, the text encoder on every core in "
+            "this process; ray: `--engine ray`, a Ray started and stopped by each run (its "
+            "start included); ray cluster: `--engine ray --address` to a head the bench "
+            "started once.",
             "",
             markdown_table(head, rows),
             "",
