@@ -247,7 +247,8 @@ def catalog_vectors(
         def done(k: int, _: int) -> None:
             report(chunk_start + k, n)
 
-        if executor is not None and executor.remote:
+        # one batch (a retrain's few changed items) is not worth a model load per worker
+        if executor is not None and executor.remote and len(texts) > text.batch_size:
             return encode_on(executor, encoder, texts, _EncoderSpec(text, cache_dir), done)
         return encoder.encode(texts, progress=done)
 
