@@ -338,3 +338,51 @@ def test_serve_trains_a_first_snapshot_saying_so_then_answers_on_a_tiny_catalog(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_train_on_an_unreachable_cluster_exits_2_with_one_line_and_no_snapshot(
+    empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = closed_port()
+    assert main(["train", "--engine", "ray", "--address", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no Ray cluster answers at 127.0.0.1:{port}")
+    assert len(err.splitlines()) == 1
+    assert not (empty_home / "snapshots").exists()
+
+
+def test_train_without_the_ray_extra_exits_2_with_one_line(
+    empty_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert main(["train", "--engine", "ray"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: --engine ray needs Ray, which is not installed; install it with: "
+        "pip install 'liverec[ray]'\n"
+    )
+
+
+def test_an_address_without_the_ray_engine_exits_2(
+    empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--address", "127.0.0.1:6379"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --address is the Ray cluster's; it needs --engine ray\n"
+    )
+
+
+def test_the_ray_engine_is_refused_for_protocols_it_does_not_run(
+    empty_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", "--protocol", "replay", "--engine", "ray"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --engine ray is for the leave-last-out protocol only\n"
+    )

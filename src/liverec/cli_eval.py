@@ -12,6 +12,7 @@ from typing import Any
 from liverec.cli_options import (
     add_command,
     add_dataset_option,
+    add_engine_options,
     non_negative,
     parse_params,
     positive,
@@ -103,11 +104,14 @@ def cmd_cold(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run an offline protocol and print one table."""
+    if args.engine != "local" and args.protocol != "leave-last-out":
+        raise LiverecError(f"--engine {args.engine} is for the leave-last-out protocol only")
     if args.protocol == "replay":
         return cmd_replay(args)
     if args.protocol in ("cold-items", "cold-users"):
         return cmd_cold(args)
     from liverec.data.sources import load_dataset
+    from liverec.engine import open_executor
     from liverec.eval.offline import dump_recs, dump_targets, evaluate, format_table
     from liverec.models.registry import model_class, parse_model_list
 
@@ -120,7 +124,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     def progress(r: object) -> None:
         print(f"  done: {getattr(r, 'model', '?')}", file=sys.stderr)
 
-    results = evaluate(dataset, models, args.split, on_result=progress)
+    # The local engine ranks in this process, as it always has: forking after implicit's
+    # OpenMP threads (or torch's) have run can hang the child.
+    workers = 1 if args.engine == "local" else 0
+    with open_executor(args.engine, args.address, workers) as executor:
+        if executor.remote:
+            print(f"engine: {executor.describe()}", file=sys.stderr)
+        results = evaluate(dataset, models, args.split, on_result=progress, executor=executor)
     n_users = len(results[0].users) if results else 0
     print(f"\nleave-last-out, {args.split} split, full ranking, {n_users} users\n")
     print(format_table(results))
@@ -198,10 +208,14 @@ def add_commands(sub: Any) -> None:
             "liverec evaluate --models pop,itemcf,als",
             "liverec evaluate --models sasrec --param sasrec.max_epochs=5 --split valid",
             "liverec evaluate --protocol replay --modes frozen,online",
+            "liverec evaluate --engine ray --address 127.0.0.1:6379  # users ranked in shards",
         ],
-        notes="Prints HR, NDCG and MRR at 10 and 20, coverage, diversity and novelty per model.",
+        notes="Prints HR, NDCG and MRR at 10 and 20, coverage, diversity and novelty per model. "
+        "--engine ray ranks the users in shards as Ray tasks (leave-last-out only; the same "
+        "metrics).",
     )
     add_dataset_option(ev)
+    add_engine_options(ev)
     ev.add_argument(
         "--models",
         default=DEFAULT_EVAL_MODELS,

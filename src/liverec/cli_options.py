@@ -76,6 +76,25 @@ def add_dataset_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """--engine and --address: where the parallel parts of an offline job run."""
+    from liverec.engine import ENGINES
+
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the parallel parts run: local processes, or Ray tasks (pip install "
+        "'liverec[ray]'); every engine gives the same result",
+    )
+    parser.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="with --engine ray: the head of a running Ray cluster (ray start --head prints "
+        "it); without it a local Ray on 127.0.0.1 is started for this run and stopped after",
+    )
+
+
 def non_negative(text: str) -> int:
     """An argparse type: an integer >= 0."""
     value = int(text)

@@ -15,6 +15,7 @@ from liverec.core.errors import ConfigError, LiverecError
 if TYPE_CHECKING:
     from liverec.config import Settings
     from liverec.data.dataset import Dataset
+    from liverec.engine import Executor
     from liverec.serving.training import TrainConfig
 
 TRAIN_KEEP = 5
@@ -29,9 +30,14 @@ ENCODER_SETUP_S = 20.0
 
 
 def train_into_home(
-    home_settings: Settings, dataset: Dataset, config: TrainConfig, keep: int
+    home_settings: Settings,
+    dataset: Dataset,
+    config: TrainConfig,
+    keep: int,
+    executor: Executor | None = None,
 ) -> Path:
-    """Train a snapshot on ``dataset`` plus the event log; prune all but ``keep``."""
+    """Train a snapshot on ``dataset`` plus the event log (the parallel parts on
+    ``executor``, default local processes); prune all but ``keep``."""
     from liverec.events.store import open_event_log, read_all
     from liverec.serving.snapshot import prune_snapshots
     from liverec.serving.training import train_snapshot
@@ -45,6 +51,7 @@ def train_into_home(
         config,
         models_dir=home_settings.models_dir,
         progress=True,
+        executor=executor,
     )
     for old in prune_snapshots(home_settings.snapshots, keep=keep):
         print(f"removed old snapshot {old.name}")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from liverec.cli_options import add_command, add_group, non_negative, settings
+from liverec.cli_options import add_command, add_group, non_negative, positive, settings
 
 # name -> (purpose, an example beyond the plain command)
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -42,6 +42,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "scale": (
         "synth -> import -> train -> serve -> load at size S, M or L (100M events)",
         "liverec bench scale --size S --no-text --keep",
+    ),
+    "engines": (
+        "training time: local engine vs Ray (own instance, running cluster) at S or M",
+        "liverec bench engines --size M --no-text --repeats 1",
     ),
     "cluster": (
         "replicas (1, 2, 4) behind HAProxy on Redis: load, freshness, kill -9",
@@ -79,6 +83,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
             items=args.items,
         )
         commands.bench_scale(sb, args.workdir, args.out, docs)
+        return 0
+    if args.bench == "engines":
+        from liverec.bench.engines import EnginesBench
+
+        eb = EnginesBench(size=args.size, repeats=args.repeats, text=not args.no_text)
+        commands.bench_engines(eb, args.workdir, args.out, docs)
         return 0
     home = settings().home
     movielens.fetch(home)
@@ -185,6 +195,13 @@ def _naive_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--requests", type=int, default=300, help="requests per variant")
 
 
+def _engines_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--size", default="S", choices=["S", "M"], help="dataset preset (bench scale's)")
+    b.add_argument("--repeats", type=positive, default=3, help="train runs per engine")
+    b.add_argument("--no-text", action="store_true", help="leave the text component out")
+    b.add_argument("--workdir", type=Path, default=Path("out/engines"), help="scratch folder")
+
+
 def _cluster_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--replicas", default="1,2,4", help="comma-separated replica counts")
     b.add_argument("--repeats", type=int, default=3, help="runs per load; the median is kept")
@@ -204,4 +221,5 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "naive": _naive_options,
     "durability": _durability_options,
     "cluster": _cluster_options,
+    "engines": _engines_options,
 }

@@ -12,6 +12,7 @@ from liverec.bench import (
     cluster,
     durability,
     encoder,
+    engines,
     freshness,
     naive,
     sasrec,
@@ -262,6 +263,18 @@ def bench_scale(bench: scale.ScaleBench, workdir: Path, out: Path, docs: Path | 
     if docs is not None and len(measured) > 1:
         plot = scale.plot_scale(measured, docs.parent / "scale.png")
         print(f"wrote {plot}", file=sys.stderr)
+
+
+def bench_engines(bench: engines.EnginesBench, workdir: Path, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench engines`` for one size."""
+    _before_run()
+    doc = engines.run_engines(bench, workdir, log=lambda s: print(s, file=sys.stderr, flush=True))
+    text = engines.engines_table(doc)
+    print(text)
+    name, title = f"engines-{bench.label}", f"Training engines: local vs Ray, size {bench.label}"
+    if not bench.text:  # its own section: a run with text at the same size keeps its own
+        name, title = f"{name}-notext", f"{title}, no text"
+    _write(name, doc, _header(title) + "\n" + text + "\n", out, docs)
 
 
 def bench_durability(home: Path, cycles: int, out: Path, docs: Path | None) -> None:

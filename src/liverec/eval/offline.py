@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,11 +15,13 @@ from numpy.typing import NDArray
 from liverec.core.markdown import markdown_table
 from liverec.data.dataset import Dataset
 from liverec.data.split import LeaveLastOut, SplitName, leave_last_out
+from liverec.engine import Executor
 from liverec.eval import metrics
 from liverec.models.base import Recommender, top_k
 
 CUTOFFS = (10, 20)
 LIST_LENGTH = max(CUTOFFS)
+SHARDS_PER_WORKER = 4  # evaluation shards per worker: a slow shard leaves the others busy
 
 
 @dataclass
@@ -50,16 +53,39 @@ def rank_users(
     seen: Any,
     k: int = LIST_LENGTH,
     batch_size: int = 256,
+    executor: Executor | None = None,
 ) -> NDArray[np.int64]:
     """Top-``k`` items for each user with their seen items excluded, in batches.
 
     A catalog with fewer than ``k`` items the user has not seen pads the list with -1: an
     excluded item must not count as recommended (a 5-item catalog scored HR@10 = 1 without).
+    With an ``executor``, the batches are split into shards of whole batches, scored in
+    parallel (the model and ``seen`` are shared once); without one, here.
     """
-    lists = [np.zeros((0, min(k, seen.shape[1])), np.int64)]
-    for start in range(0, len(users), batch_size):
-        batch = users[start : start + batch_size]
-        items, scores = top_k(model.score(batch), k, exclude=seen[batch])
+    batches = [users[start : start + batch_size] for start in range(0, len(users), batch_size)]
+    job = _RankJob(model, seen, k)
+    if executor is None or executor.workers <= 1 or len(batches) <= 1:
+        return _rank_shard(job, batches)
+    n_shards = min(len(batches), SHARDS_PER_WORKER * executor.workers)
+    bounds = np.linspace(0, len(batches), n_shards + 1).astype(int)
+    shards = [batches[lo:hi] for lo, hi in itertools.pairwise(bounds.tolist())]
+    return np.concatenate(executor.map(_rank_shard, job, shards))
+
+
+@dataclass(frozen=True)
+class _RankJob:
+    """What every evaluation shard reads."""
+
+    model: Recommender
+    seen: Any  # users x items CSR of the history
+    k: int
+
+
+def _rank_shard(job: _RankJob, batches: list[NDArray[np.int64]]) -> NDArray[np.int64]:
+    """Ranked lists of the users of ``batches``, batch by batch (seen items excluded)."""
+    lists = [np.zeros((0, min(job.k, job.seen.shape[1])), np.int64)]
+    for batch in batches:
+        items, scores = top_k(job.model.score(batch), job.k, exclude=job.seen[batch])
         items[np.isneginf(scores)] = -1
         lists.append(items)
     return np.concatenate(lists)
@@ -82,9 +108,14 @@ def list_metrics(
 
 
 def evaluate_model(
-    model: Recommender, dataset: Dataset, split: LeaveLastOut, which: SplitName
+    model: Recommender,
+    dataset: Dataset,
+    split: LeaveLastOut,
+    which: SplitName,
+    executor: Executor | None = None,
 ) -> ModelResult:
-    """Fit ``model`` on what precedes ``which`` and score its top-20 lists for every target."""
+    """Fit ``model`` on what precedes ``which`` and score its top-20 lists for every target
+    (in shards on ``executor``, if given; the fit stays here)."""
     history = split.history(which)
     users, targets = split.targets(which)
     t0 = time.perf_counter()
@@ -92,7 +123,7 @@ def evaluate_model(
     fit_s = time.perf_counter() - t0
     seen = history.to_csr()
     t0 = time.perf_counter()
-    top = rank_users(model, users, seen)
+    top = rank_users(model, users, seen, executor=executor)
     rank_s = time.perf_counter() - t0
     return ModelResult(
         model=model.name,
@@ -114,12 +145,14 @@ def evaluate(
     models: Sequence[Recommender],
     which: SplitName = "test",
     on_result: Callable[[ModelResult], None] | None = None,
+    executor: Executor | None = None,
 ) -> list[ModelResult]:
-    """Run the leave-last-out protocol for each model on the same split."""
+    """Run the leave-last-out protocol for each model on the same split (ranking users in
+    shards on ``executor``, if given)."""
     split = leave_last_out(dataset.interactions)
     results = []
     for model in models:
-        result = evaluate_model(model, dataset, split, which)
+        result = evaluate_model(model, dataset, split, which, executor)
         results.append(result)
         if on_result is not None:
             on_result(result)

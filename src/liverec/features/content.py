@@ -10,6 +10,7 @@ retrain re-encodes only changed texts and a million cached items cost no Python 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ from numpy.typing import NDArray
 from liverec.core.progress import ProgressFn, no_progress
 from liverec.data.catalog import Catalog, Item
 from liverec.data.idmap import fnv1a_array
+from liverec.engine import Executor
 from liverec.features.fingerprint import U64, hyperplanes, simhash
 
 if TYPE_CHECKING:
@@ -217,11 +219,17 @@ def embed_catalog(
 
 
 def catalog_vectors(
-    catalog: Catalog, text: TextConfig, cache_dir: Path, progress: ProgressFn | None = None
+    catalog: Catalog,
+    text: TextConfig,
+    cache_dir: Path,
+    progress: ProgressFn | None = None,
+    executor: Executor | None = None,
 ) -> tuple[FloatMatrix, TextEncoder]:
     """Text embeddings of a whole catalog (cached by text under ``cache_dir``) and the encoder.
 
-    ``progress(done, total)`` counts catalog items, cached ones included, every batch.
+    ``progress(done, total)`` counts catalog items, cached ones included, every batch. With a
+    remote ``executor`` (Ray) the texts not in the cache are encoded by its workers
+    (``encode_on``); otherwise here, on every core.
     """
     import os
 
@@ -236,7 +244,13 @@ def catalog_vectors(
     chunk_start = 0  # catalog items of the chunks already through ``embed_catalog``
 
     def encode(texts: list[str]) -> FloatMatrix:
-        return encoder.encode(texts, progress=lambda done, _: report(chunk_start + done, n))
+        def done(k: int, _: int) -> None:
+            report(chunk_start + k, n)
+
+        # one batch (a retrain's few changed items) is not worth a model load per worker
+        if executor is not None and executor.remote and len(texts) > text.batch_size:
+            return encode_on(executor, encoder, texts, _EncoderSpec(text, cache_dir), done)
+        return encoder.encode(texts, progress=done)
 
     def chunk_done(stop: int, total: int) -> None:
         nonlocal chunk_start
@@ -246,3 +260,63 @@ def catalog_vectors(
     vectors = embed_catalog(catalog, encode, text.runtime, cache, progress=chunk_done)
     cache.save()
     return vectors, encoder
+
+
+SHARDS_PER_WORKER = 4  # tasks per worker: progress steps (each worker loads the model once)
+
+
+@dataclass(frozen=True)
+class _EncoderSpec:
+    """How a worker opens the encoder: the config, and where the exported model is."""
+
+    config: TextConfig
+    cache_dir: Path
+
+
+_WORKER_ENCODER: dict[_EncoderSpec, TextEncoder] = {}  # a worker process's loaded model
+
+
+def _encode_shard(spec: _EncoderSpec, batches: list[list[str]]) -> list[FloatMatrix]:
+    """Encode each batch as given, in a worker (one intra-op thread: one task per CPU)."""
+    encoder = _WORKER_ENCODER.get(spec)
+    if encoder is None:
+        from liverec.features.text import load_encoder
+
+        _WORKER_ENCODER.clear()
+        encoder = load_encoder(spec.config.model_copy(update={"threads": 1}), spec.cache_dir)
+        _WORKER_ENCODER[spec] = encoder
+    return [encoder.encode_batch(b) for b in batches]
+
+
+def encode_on(
+    executor: Executor,
+    encoder: TextEncoder,
+    texts: list[str],
+    spec: _EncoderSpec,
+    progress: ProgressFn | None = None,
+) -> FloatMatrix:
+    """``encoder.encode(texts)``, its batches run by the executor's workers.
+
+    The batches are ``encoder``'s own (int8 vectors depend on a batch's composition), dealt
+    round-robin into a few shards per worker so each shard mixes long and short texts; a
+    worker loads the model on its first shard and keeps it for the next.
+    """
+    plan = encoder.batch_plan(texts)
+    out = np.empty((len(texts), encoder.dim), np.float32)
+    if not plan:
+        return out
+    n_shards = min(len(plan), SHARDS_PER_WORKER * executor.workers)
+    shards = [plan[s::n_shards] for s in range(n_shards)]
+    work = [[[texts[i] for i in idx] for idx in shard] for shard in shards]
+    sizes = np.cumsum([sum(len(idx) for idx in shard) for shard in shards])
+
+    def shard_done(done: int, _: int) -> None:
+        if progress is not None:
+            progress(int(sizes[done - 1]), len(texts))
+
+    for shard, vectors in zip(
+        shards, executor.map(_encode_shard, spec, work, shard_done), strict=True
+    ):
+        for idx, v in zip(shard, vectors, strict=True):
+            out[idx] = v
+    return out

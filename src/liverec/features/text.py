@@ -151,19 +151,39 @@ class TextEncoder(ABC):
         if isinstance(texts, str):
             raise TypeError("encode takes a sequence of strings; use encode_one for one string")
         items = list(texts)
+        out = np.empty((len(items), self.dim), dtype=np.float32)
+        done = 0
+        for idx in self.batch_plan(items, batch_size):
+            out[idx] = self._embed([items[i] for i in idx])
+            done += len(idx)
+            if progress is not None:
+                progress(done, len(items))
+        return out
+
+    def batch_plan(
+        self, texts: list[str], batch_size: int | None = None
+    ) -> list[NDArray[np.int64]]:
+        """The positions in ``texts`` of each batch ``encode`` runs, longest texts first.
+
+        int8 outputs vary slightly with a batch's composition, so whoever splits the work
+        (``features.content.encode_on``) keeps these batches to get ``encode``'s vectors.
+
+        Raises
+        ------
+        ValueError
+            If ``batch_size`` is less than 1.
+        """
         size = self.config.batch_size if batch_size is None else batch_size
         if size < 1:
             raise ValueError(f"batch_size must be >= 1, got {size}")
-        out = np.empty((len(items), self.dim), dtype=np.float32)
-        if not items:
-            return out
-        order = np.argsort(-self._lengths(items), kind="stable")
-        for start in range(0, len(items), size):
-            idx = order[start : start + size]
-            out[idx] = self._embed([items[i] for i in idx])
-            if progress is not None:
-                progress(start + len(idx), len(items))
-        return out
+        if not texts:
+            return []
+        order = np.argsort(-self._lengths(texts), kind="stable")
+        return [order[start : start + size] for start in range(0, len(texts), size)]
+
+    def encode_batch(self, texts: list[str]) -> FloatArray:
+        """Encode one batch exactly as given (no reordering): (len(texts), 384)."""
+        return self._embed(texts) if texts else np.empty((0, self.dim), np.float32)
 
     def encode_one(self, text: str) -> FloatArray:
         """Encode one string on its own (no padding): (384,), the request-path call."""

@@ -22,6 +22,7 @@ from liverec.core.errors import ConfigError
 from liverec.core.progress import ProgressLine, progress_line
 from liverec.data.catalog import Item
 from liverec.data.dataset import Dataset
+from liverec.engine import Executor, LocalExecutor
 from liverec.features.catalog_store import CatalogView
 from liverec.features.histories import UserHistory, UserHistoryView
 from liverec.features.itemstats import ItemStatsView, PairWeighting
@@ -42,6 +43,8 @@ class TrainContext:
     log: Callable[[str], None] = print
     progress: bool = False
     item_vectors: NDArray[np.float32] | None = None  # the text component's, for later ones
+    # where the parallel parts run: local processes or Ray tasks (``liverec.engine``)
+    executor: Executor = field(default_factory=LocalExecutor)
 
     def progress_line(self, label: str, unit: str) -> ProgressLine:
         """Progress of one long step with a rate and ETA on stderr (silent unless ``progress``)."""

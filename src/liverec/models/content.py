@@ -198,7 +198,9 @@ class TextComponent(Component):
         """Encode the catalog (cached by text); save vectors, fingerprints, basis and index."""
         cfg = self.config
         with ctx.progress_line("text encoding", "texts") as line:
-            vectors, _ = catalog_vectors(ctx.data.catalog, cfg.encoder, ctx.models_dir, line)
+            vectors, _ = catalog_vectors(
+                ctx.data.catalog, cfg.encoder, ctx.models_dir, line, executor=ctx.executor
+            )
         ctx.item_vectors = vectors
         out.mkdir(parents=True, exist_ok=True)
         np.save(out / "vectors.npy", vectors.astype(np.float16))

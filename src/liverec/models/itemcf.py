@@ -246,7 +246,9 @@ class ItemCFComponent(Component):
     def train(self, ctx: TrainContext, out: Path) -> dict[str, Any]:
         """Blockwise top-k neighbour lists (see ``liverec.models.neighbours``)."""
         with ctx.progress_line("itemcf neighbours", "blocks") as line:
-            lists = compute_neighbours(ctx.data.interactions, self.config.lists(), progress=line)
+            lists = compute_neighbours(
+                ctx.data.interactions, self.config.lists(), progress=line, executor=ctx.executor
+            )
         lists.save(out)
         return {"pairs": len(lists.neighbours), "ref_time": lists.ref_time}
 

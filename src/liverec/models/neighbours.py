@@ -18,7 +18,6 @@ counts and add the pairs its events created since.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ from numpy.typing import NDArray
 from liverec.core.arrays import ranges
 from liverec.data.arrowio import mapped
 from liverec.data.interactions import Interactions
+from liverec.engine import Executor, LocalExecutor
 
 DAY = 86_400.0
 BLOCK_WORK = 40_000_000  # pair products per block: ~0.5 GB of temporaries at most
@@ -45,7 +45,7 @@ class NeighbourConfig:
     shrink: float = 10.0
     history_cap: int = 200
     half_life_days: float = 0.0  # 0: no time decay
-    workers: int = 0  # processes for the blocks; 0: one per core
+    workers: int = 0  # local processes for the blocks (0: one per core) without an executor
 
 
 @dataclass(frozen=True)
@@ -214,7 +214,7 @@ def _blocks(work: NDArray[np.float64], budget: float) -> Iterator[tuple[int, int
 
 @dataclass(frozen=True)
 class _BlockJob:
-    """What every block needs (shared with worker processes by fork)."""
+    """What every block reads (shared with the executor's workers, never written)."""
 
     xt: sp.csr_matrix  # items x users
     x: sp.csr_matrix  # users x items
@@ -222,15 +222,10 @@ class _BlockJob:
     config: NeighbourConfig
 
 
-_JOB: _BlockJob | None = None
-
-
 def _block(
-    bounds: tuple[int, int],
+    job: _BlockJob, bounds: tuple[int, int]
 ) -> tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]:
     """Top-k neighbours of item rows ``lo:hi``: (lo, row lengths, neighbours, pair weights)."""
-    assert _JOB is not None  # set before the pool forks, or in-process
-    job = _JOB
     lo, hi = bounds
     c = (job.xt[lo:hi] @ job.x).tocsr()  # (block, n_items) pair weights
     c.sort_indices()
@@ -249,9 +244,13 @@ def compute_neighbours(
     data: Interactions,
     config: NeighbourConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: Executor | None = None,
 ) -> NeighbourLists:
-    """Neighbour lists of every item of ``data`` (see the module docstring)."""
-    global _JOB
+    """Neighbour lists of every item of ``data`` (see the module docstring).
+
+    The blocks run on ``executor`` (default: a local pool of ``config.workers`` processes);
+    each block's lists depend only on the block, so every executor gives the same lists.
+    """
     config = config or NeighbourConfig()
     ref_time = float(np.max(data.ts)) if len(data) else 0.0
     x = capped_matrix(data, config.history_cap, config.half_life_days, ref_time)
@@ -261,41 +260,20 @@ def compute_neighbours(
     user_len = np.diff(x.indptr).astype(np.float64)
     work = sp.csr_matrix((np.ones(xt.nnz), xt.indices, xt.indptr), shape=xt.shape) @ user_len
     bounds = list(_blocks(np.asarray(work, np.float64), BLOCK_WORK))
-    _JOB = _BlockJob(xt, x, item_weight, config)
+    executor = executor or LocalExecutor(config.workers)
+    blocks = executor.map(_block, _BlockJob(xt, x, item_weight, config), bounds, progress)
     n_items = data.n_items
     lengths = np.zeros(n_items, np.int64)
-    parts: dict[int, tuple[NDArray[np.int32], NDArray[np.float32]]] = {}
-    try:
-        for done, (lo, lens, nbrs, wts) in enumerate(_run(bounds, config.workers), 1):
-            lengths[lo : lo + len(lens)] = lens
-            parts[lo] = (nbrs, wts)
-            if progress is not None:
-                progress(done, len(bounds))
-    finally:
-        _JOB = None
+    for lo, lens, _, _ in blocks:
+        lengths[lo : lo + len(lens)] = lens
     indptr = np.zeros(n_items + 1, np.int64)
     np.cumsum(lengths, out=indptr[1:])
-    order = sorted(parts)
     empty_i, empty_w = np.zeros(0, np.int32), np.zeros(0, np.float32)
     return NeighbourLists(
         indptr=indptr,
-        neighbours=np.concatenate([parts[lo][0] for lo in order]) if order else empty_i,
-        weights=np.concatenate([parts[lo][1] for lo in order]) if order else empty_w,
+        neighbours=np.concatenate([b[2] for b in blocks]) if blocks else empty_i,
+        weights=np.concatenate([b[3] for b in blocks]) if blocks else empty_w,
         item_weight=item_weight,
         ref_time=ref_time,
         config=config,
     )
-
-
-def _run(
-    bounds: list[tuple[int, int]], workers: int
-) -> Iterator[tuple[int, NDArray[np.int64], NDArray[np.int32], NDArray[np.float32]]]:
-    """Blocks in this process, or over a fork-based pool (the matrices are shared, not copied)."""
-    n = workers or len(os.sched_getaffinity(0))
-    if n <= 1 or len(bounds) <= 1:
-        yield from map(_block, bounds)
-        return
-    import multiprocessing as mp
-
-    with mp.get_context("fork").Pool(n) as pool:
-        yield from pool.imap_unordered(_block, bounds, chunksize=1)

@@ -21,6 +21,7 @@ from liverec.core.errors import ConfigError, LiverecError
 from liverec.data.catalog import Item
 from liverec.data.dataset import Dataset
 from liverec.data.interactions import Interactions
+from liverec.engine import Executor, LocalExecutor
 from liverec.events.schema import LogEntry, LoggedEvent, LoggedItem
 from liverec.models.component import Component, TrainContext
 from liverec.models.registry import COMPONENTS, component_class, default_components
@@ -160,11 +161,14 @@ def train_snapshot(
     progress: bool = False,
     since_seq: int = 0,
     check_erasures: bool = True,
+    executor: Executor | None = None,
 ) -> Path:
     """Train every configured component on the dataset plus the log; write a new snapshot.
 
     ``since_seq``: the dataset already holds the log up to this entry (a snapshot's data).
     ``check_erasures=False`` only for the erasure's own run, which holds the erasure lock.
+    ``executor``: where the parallel parts run (default: local processes); the caller
+    closes it. Every engine writes the same snapshot.
     """
     config = config or TrainConfig()
     components = config.build()
@@ -175,7 +179,11 @@ def train_snapshot(
     root.mkdir(parents=True, exist_ok=True)
     version, tmp = reserve_version(root)
     ctx = TrainContext(
-        data=data, models_dir=models_dir or root / MODELS_DIR, log=log, progress=progress
+        data=data,
+        models_dir=models_dir or root / MODELS_DIR,
+        log=log,
+        progress=progress,
+        executor=executor or LocalExecutor(),
     )
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -198,6 +206,7 @@ def train_snapshot(
         "n_items": data.n_items,
         "n_interactions": len(data.interactions),
         "train_seconds": round(time.perf_counter() - t0, 3),
+        "engine": ctx.executor.describe(),
         "timings": timings,
         "components": parts,
     }
