@@ -8,7 +8,7 @@ text vectors) and wires their channels, ranking features, similar-item sources a
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -69,6 +69,7 @@ class Runtime:
     servables: dict[str, Servable]
     pipeline: Pipeline
     similar: SimilarItems
+    variants: dict[str, Pipeline] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
@@ -118,6 +119,21 @@ class Runtime:
         sources = [s.similar for s in servables.values() if s.similar is not None]
         similar = SimilarItems(state.catalog, sources, ctx.vectors)
         return cls(snapshot, state, servables, pipeline, similar)
+
+    def pipeline_for(self, config: PipelineConfig) -> Pipeline:
+        """A pipeline over the same channels, features and state with another config (an
+        experiment arm's), built on first use and kept for the runtime's life."""
+        if config == self.pipeline.config:
+            return self.pipeline
+        key = config.model_dump_json()
+        found = self.variants.get(key)
+        if found is None:
+            p = self.pipeline
+            found = Pipeline(
+                p.histories, p.catalog, p.channels, p.fallback, config, p.features, p.vectors
+            )
+            self.variants[key] = found
+        return found
 
     def catch_up(self, log_: EventLog, batch: int = 10_000) -> int:
         """Apply every log entry newer than the state; returns how many were applied."""
