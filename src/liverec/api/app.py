@@ -21,7 +21,7 @@ from liverec.api import errors
 from liverec.api.auth import AuthMiddleware
 from liverec.api.limits import LimitsMiddleware
 from liverec.api.metrics import LatencyMiddleware, Metrics
-from liverec.api.routes import events, items, system, users
+from liverec.api.routes import events, experiments, items, system, users
 from liverec.api.schemas import EventBatch, EventIn
 from liverec.config import Settings
 from liverec.core.audit import AuditLog
@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
             audit.close()
             if service is None:
                 svc.log.close()
+                svc.exposures.close()
 
     app = FastAPI(
         title="liverec",
@@ -131,7 +132,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
     metrics = Metrics(lambda: getattr(app.state, "service", None))
     app.state.metrics = metrics
     errors.install(app)
-    for module in (events, users, items, system):
+    for module in (events, users, items, experiments, system):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = partial(_openapi, app)  # type: ignore[method-assign]
