@@ -203,8 +203,39 @@ def add_commands(sub: Any) -> None:
     from liverec.cli_experiment_sim import add_simulate
 
     esub = add_group(
-        sub, "experiment", "online experiments: create, list, report, stop", "exp_command"
+        sub, "experiment", "online experiments: create, list, report, stop, simulate", "exp_command"
     )
+    _add_create(esub)
+    ls = add_command(
+        esub,
+        "list",
+        "list the experiments with their status and exposures",
+        ["liverec experiment list"],
+    )
+    add_dataset_option(ls)
+    ls.set_defaults(func=cmd_list)
+
+    rp = add_command(
+        esub,
+        "report",
+        "per-arm CTR and conversion with intervals, effects, SRM check, decision",
+        ["liverec experiment report mmr", "liverec experiment report mmr --json"],
+    )
+    rp.add_argument("name", help="the experiment")
+    add_dataset_option(rp)
+    rp.add_argument("--json", action="store_true", help="the whole report as JSON")
+    rp.set_defaults(func=cmd_report)
+
+    st = add_command(
+        esub, "stop", "stop assigning answers to an experiment", ["liverec experiment stop mmr"]
+    )
+    st.add_argument("name", help="the experiment")
+    add_dataset_option(st)
+    st.set_defaults(func=cmd_stop)
+    add_simulate(esub)
+
+
+def _add_create(esub: Any) -> None:
     cr = add_command(
         esub,
         "create",
@@ -262,31 +293,3 @@ def add_commands(sub: Any) -> None:
     cr.add_argument("--salt", default=None, help="hash salt of the split (default: random)")
     cr.add_argument("--file", default=None, help="a JSON experiment definition; flags override it")
     cr.set_defaults(func=cmd_create)
-
-    ls = add_command(
-        esub,
-        "list",
-        "list the experiments with their status and exposures",
-        ["liverec experiment list"],
-    )
-    add_dataset_option(ls)
-    ls.set_defaults(func=cmd_list)
-
-    rp = add_command(
-        esub,
-        "report",
-        "per-arm CTR and conversion with intervals, effects, SRM check, decision",
-        ["liverec experiment report mmr", "liverec experiment report mmr --json"],
-    )
-    rp.add_argument("name", help="the experiment")
-    add_dataset_option(rp)
-    rp.add_argument("--json", action="store_true", help="the whole report as JSON")
-    rp.set_defaults(func=cmd_report)
-
-    st = add_command(
-        esub, "stop", "stop assigning answers to an experiment", ["liverec experiment stop mmr"]
-    )
-    st.add_argument("name", help="the experiment")
-    add_dataset_option(st)
-    st.set_defaults(func=cmd_stop)
-    add_simulate(esub)

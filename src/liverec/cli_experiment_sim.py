@@ -60,7 +60,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from liverec.cli_options import train_config
     from liverec.data.sources import load_dataset
     from liverec.eval.experiment_report import build_report, format_report
-    from liverec.eval.experiment_sim import aa_config, rerandomised_runs, simulate
+    from liverec.eval.experiment_sim import simulate
     from liverec.eval.replay import time_cut
 
     settings = _settings(args.dataset)
@@ -105,27 +105,36 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(format_report(report) + "\n")
         doc["experiment"] = asdict(report)
     if args.runs:
-        aa = aa_config(users, args.looks, args.alpha)
-        outcomes = run(aa)
-        t0 = time.perf_counter()
-        false_pos = rerandomised_runs(aa, outcomes, args.runs, 0.0, args.seed)
-        power = rerandomised_runs(aa, outcomes, args.runs, args.effect, args.seed + 1)
-        needed = users_for_power(outcomes, args.effect, args.alpha)
-        took = time.perf_counter() - t0
-        print(
-            f"A/A on the replay: {users:,} users, {outcomes.n:,} exposures, CTR "
-            f"{false_pos.ctr:.2%}; {args.looks} looks, alpha {args.alpha:g}; {took:.0f} s"
-        )
-        print(_runs_line("false positives (A/A)", false_pos))
-        print(_runs_line(f"power at {args.effect:+.0%} CTR", power))
-        if needed is not None:
-            print(f"users for 80% power at {args.effect:+.0%} (fixed horizon): {needed:,}")
-        doc["aa"] = {**asdict(false_pos), "rate": false_pos.rate, "ci": false_pos.interval()}
-        doc["power"] = {**asdict(power), "rate": power.rate, "ci": power.interval()}
-        doc["users_for_80pct_power"] = needed
+        doc.update(_aa_figures(args, users, run))
     if args.json:
         Path(args.json).write_text(json.dumps(doc, indent=1, default=str))
     return 0
+
+
+def _aa_figures(args: argparse.Namespace, users: int, run: Any) -> dict[str, Any]:
+    """Replay two identical arms once, then the A/A runs and the power runs; print both."""
+    from liverec.eval.experiment_sim import aa_config, rerandomised_runs
+
+    aa = aa_config(users, args.looks, args.alpha)
+    outcomes = run(aa)
+    t0 = time.perf_counter()
+    false_pos = rerandomised_runs(aa, outcomes, args.runs, 0.0, args.seed)
+    power = rerandomised_runs(aa, outcomes, args.runs, args.effect, args.seed + 1)
+    needed = users_for_power(outcomes, args.effect, args.alpha)
+    took = time.perf_counter() - t0
+    print(
+        f"A/A on the replay: {users:,} users, {outcomes.n:,} exposures, CTR "
+        f"{false_pos.ctr:.2%}; {args.looks} looks, alpha {args.alpha:g}; {took:.0f} s"
+    )
+    print(_runs_line("false positives (A/A)", false_pos))
+    print(_runs_line(f"power at {args.effect:+.0%} CTR", power))
+    if needed is not None:
+        print(f"users for 80% power at {args.effect:+.0%} (fixed horizon): {needed:,}")
+    return {
+        "aa": {**asdict(false_pos), "rate": false_pos.rate, "ci": false_pos.interval()},
+        "power": {**asdict(power), "rate": power.rate, "ci": power.interval()},
+        "users_for_80pct_power": needed,
+    }
 
 
 def add_simulate(esub: Any) -> None:

@@ -155,3 +155,35 @@ def test_over_re_randomised_a_a_runs_the_false_positive_rate_is_near_alpha() -> 
     assert low <= 0.05 <= high  # 200 runs: the 95% interval is about +-3 points
     lifted = rerandomised_runs(aa_config(1000), outcomes, 20, effect=0.5, seed=2)
     assert lifted.rate > 0.9 and lifted.wrong_sign == 0
+
+
+def test_an_interleaved_experiment_is_decided_by_users_preferring_a_team() -> None:
+    config = ExperimentConfig(
+        name="i",
+        mode="interleave",
+        arms=(ArmConfig(name="a"), ArmConfig(name="b")),
+        planned_users=100,
+        looks=1,
+        window_s=1.0,
+    )
+    users = 100
+    credit = np.zeros((users, 2), np.int64)
+    credit[:70, 1] = 1  # 70 users clicked only what b placed, 30 only what a placed
+    credit[70:, 0] = 1
+    outcomes = Outcomes(
+        ("a", "b"),
+        tuple(f"u{u}" for u in range(users)),
+        np.arange(users),
+        np.full(users, -1),
+        np.arange(users, dtype=np.float64),
+        np.ones(users, np.bool_),
+        np.zeros(users, np.bool_),
+        credit,
+    )
+    report = build_report(config, outcomes, now=math.inf)
+    assert [(a.name, a.users_preferring, a.clicks_credited) for a in report.arms] == [
+        ("a", 30, 30),
+        ("b", 70, 70),
+    ]
+    assert report.preference_pvalue == pytest.approx(scipy.stats.binomtest(70, 100).pvalue)
+    assert report.decision == "stop: users prefer b (look 1)"  # z = 40 / sqrt(100) = 4

@@ -13,6 +13,8 @@ import random
 from collections.abc import Hashable, Sequence
 from typing import TypeVar
 
+from liverec.serving.pipeline import Pipeline, PipelineResult
+
 T = TypeVar("T", bound=Hashable)
 
 
@@ -48,3 +50,35 @@ def team_draft(
         taken.add(item)
         picks[team] += 1
     return merged, teams
+
+
+def interleave_arms(
+    arms: Sequence[tuple[str, Pipeline]],
+    uidx: int | None,
+    k: int,
+    exclude: Sequence[int],
+    genres: Sequence[str],
+    explain: bool,
+    rng: random.Random,
+) -> tuple[PipelineResult, tuple[str, ...]]:
+    """Both arms' top ``k`` merged by team draft, each item with the reasons and score its
+    arm gave it; returns the merged result and the arm that placed each item."""
+    names = [name for name, _ in arms]
+    outs = [pipeline.recommend(uidx, k, exclude, genres, explain) for _, pipeline in arms]
+    merged, teams = team_draft(
+        [r.item for r in outs[0].items], [r.item for r in outs[1].items], k, rng
+    )
+    own = [{r.item: r for r in out.items} for out in outs]
+    result = PipelineResult(
+        items=[own[t][i] for i, t in zip(merged, teams, strict=True)],
+        degraded=[
+            f"{a}: {why}" for a, out in zip(names, outs, strict=True) for why in out.degraded
+        ],
+        cold_start=outs[0].cold_start,
+        stage_ms={
+            f"{a}.{stage}": ms
+            for a, out in zip(names, outs, strict=True)
+            for stage, ms in out.stage_ms.items()
+        },
+    )
+    return result, tuple(names[t] for t in teams)

@@ -28,7 +28,7 @@ from liverec.events.store import EventLog, EventLogError, open_event_log
 from liverec.serving.cache import ResultCache
 from liverec.serving.erasure import erase_user
 from liverec.serving.experiments import ActiveExperiment, Experiments, ExperimentStore
-from liverec.serving.interleave import team_draft
+from liverec.serving.interleave import interleave_arms
 from liverec.serving.pipeline import Recommended
 from liverec.serving.results import (
     HistoryEvent,
@@ -39,7 +39,7 @@ from liverec.serving.results import (
     UserErasure,
     UserProfile,
 )
-from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived
+from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived, newest_runtime
 from liverec.serving.snapshot import MANIFEST, Snapshot, list_snapshots, load_snapshot
 
 log = logging.getLogger(__name__)
@@ -57,30 +57,6 @@ def answer_bytes(result: RecommendationResult) -> int:
         size += 300 + len(it.item_id) + len(it.title) + 8 * len(it.genres)
         size += sum(len(r) + 50 for r in it.reasons)
     return size
-
-
-def newest_runtime(
-    root: Path, config: ServiceConfig, candidates: Sequence[Path] | None = None
-) -> Runtime:
-    """A runtime on the newest snapshot under ``root`` that loads; each one that does not
-    (corrupt, truncated, from another version) is skipped with a warning naming it.
-
-    Raises
-    ------
-    LiverecError
-        If none loads (or there is none), naming each one tried and why.
-    """
-    tried: list[str] = []
-    for path in reversed(candidates if candidates is not None else list_snapshots(root)):
-        try:
-            return Runtime.build(load_snapshot(path), config)
-        except Exception as e:  # any damage to any file of a snapshot must be survivable
-            why = f"{path}: {type(e).__name__}: {str(e)[:200]}"
-            log.warning("skipping snapshot that does not load: %s", why)
-            tried.append(why)
-    if not tried:
-        raise LiverecError(f"no snapshot under {root}; run: liverec train")
-    raise LiverecError("no snapshot loads: " + "; ".join(tried))
 
 
 class LiveService:
@@ -259,9 +235,8 @@ class LiveService:
         """Top ``k`` for ``user_id`` (a cold-start list for a user never seen).
 
         ``fresh`` skips the cache lookup (the answer is still stored), like an HTTP
-        ``Cache-Control: no-cache`` request. While an experiment runs, the user's arm
-        answers (or both arms, interleaved) and the answer is logged as an exposure.
-        """
+        ``Cache-Control: no-cache`` request. Under an experiment the user's arm answers (or
+        both, interleaved) and the answer is logged as an exposure."""
         t0 = time.perf_counter()
         self.catch_up()
         rt = self._runtime
@@ -339,41 +314,30 @@ class LiveService:
         """Both arms' lists merged by team draft; not cached, since every answer draws anew."""
         t0 = time.perf_counter()
         rt = self._runtime
-        uidx = rt.state.users.get(pseudonym)
         arms = [a.name for a in experiment.config.arms]
-        excluded = self._excluded(exclude)
-        outs = [
-            rt.pipeline_for(experiment.pipelines[a]).recommend(uidx, k, excluded, genres, explain)
-            for a in arms
-        ]
         request_id = self._request_id()
-        merged, teams = team_draft(
-            [r.item for r in outs[0].items], [r.item for r in outs[1].items], k, Random(request_id)
+        out, teams = interleave_arms(
+            [(a, rt.pipeline_for(experiment.pipelines[a])) for a in arms],
+            rt.state.users.get(pseudonym),
+            k,
+            self._excluded(exclude),
+            genres,
+            explain,
+            Random(request_id),
         )
-        own = [{r.item: r for r in out.items} for out in outs]
-        items = self._shown([own[t][i] for i, t in zip(merged, teams, strict=True)])
-        team_names = tuple(arms[t] for t in teams)
-        self._expose(request_id, experiment.name, "+".join(arms), pseudonym, items, team_names)
+        items = self._shown(out.items)
+        self._expose(request_id, experiment.name, "+".join(arms), pseudonym, items, teams)
         self.answers += 1
-        degraded = [
-            f"{a}: {why}" for a, out in zip(arms, outs, strict=True) for why in out.degraded
-        ]
-        self.degraded_answers += bool(degraded)
-        stage_ms = {
-            f"{a}.{s}": ms
-            for a, out in zip(arms, outs, strict=True)
-            for s, ms in out.stage_ms.items()
-        }
-        took = round((time.perf_counter() - t0) * 1e3, 3)
+        self.degraded_answers += bool(out.degraded)
         return RecommendationResult(
             user_id,
             items,
             rt.version,
-            degraded,
-            outs[0].cold_start,
+            out.degraded,
+            out.cold_start,
             False,
-            took,
-            stage_ms,
+            round((time.perf_counter() - t0) * 1e3, 3),
+            out.stage_ms,
             request_id,
             experiment.name,
             "interleave:" + "+".join(arms),
