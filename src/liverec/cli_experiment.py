@@ -122,7 +122,15 @@ def cmd_create(args: argparse.Namespace) -> int:
         raise ConfigError("--set needs the arms named with --arm")
     if "arms" not in doc:
         raise ConfigError("name the arms: --arm control --arm treatment (the first is control)")
-    for key in ("mode", "window_s", "planned_users", "looks", "alpha", "salt"):
+    for key in (
+        "mode",
+        "window_s",
+        "planned_users",
+        "looks",
+        "alpha",
+        "salt",
+        "max_user_exposures",
+    ):
         if getattr(args, key) is not None:
             doc[key] = getattr(args, key)
     try:
@@ -290,6 +298,12 @@ def _add_create(esub: Any) -> None:
         "--looks", type=positive, default=None, help="equally spaced looks (default: 4)"
     )
     cr.add_argument("--alpha", type=float, default=None, help="false-positive rate (default: 0.05)")
+    cr.add_argument(
+        "--max-user-exposures",
+        type=positive,
+        default=None,
+        help="weigh each user as at most this many answers in the statistics (default: no cap)",
+    )
     cr.add_argument("--salt", default=None, help="hash salt of the split (default: random)")
     cr.add_argument("--file", default=None, help="a JSON experiment definition; flags override it")
     cr.set_defaults(func=cmd_create)

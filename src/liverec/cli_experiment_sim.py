@@ -19,23 +19,23 @@ if TYPE_CHECKING:
 
 
 def users_for_power(
-    outcomes: Outcomes, effect: float, alpha: float, power: float = 0.8
+    outcomes: Outcomes, effect: float, alpha: float, cap: int | None = None, power: float = 0.8
 ) -> int | None:
     """Users (both arms together, 50/50) a fixed-horizon CTR test needs to detect a relative
     ``effect`` with ``power``, from the variance the replay showed (tea-tasting's power
-    analysis, delta method); None when the replay shows no variance to plan with."""
+    analysis, delta method, users capped as the rule caps them); None when the replay shows
+    no variance to plan with."""
     import numpy as np
     from tea_tasting.metrics import RatioOfMeans
 
+    from liverec.eval.experiment_report import user_totals
     from liverec.eval.experiment_stats import ratio_aggregates
 
-    n = len(outcomes.users)
-    clicks = np.bincount(outcomes.user, weights=outcomes.clicked, minlength=n).astype(np.float64)
-    shown = np.bincount(outcomes.user, minlength=n).astype(np.float64)
+    totals = user_totals(outcomes, np.zeros(len(outcomes.users), np.int64), cap=cap)
     metric = RatioOfMeans(
         "numer", "denom", alpha=alpha, power=power, rel_effect_size=effect, use_t=False
     )
-    aggr = ratio_aggregates(clicks, shown)
+    aggr = ratio_aggregates(totals.clicks, totals.exposures)
     if not 0 < aggr.mean("numer") < aggr.mean("denom") or aggr.ratio_var("numer", "denom") <= 0:
         return None
     needed: float = metric.solve_power_from_aggregates(aggr, "n_obs")[0].n_obs
@@ -115,12 +115,12 @@ def _aa_figures(args: argparse.Namespace, users: int, run: Any) -> dict[str, Any
     """Replay two identical arms once, then the A/A runs and the power runs; print both."""
     from liverec.eval.experiment_sim import aa_config, rerandomised_runs
 
-    aa = aa_config(users, args.looks, args.alpha)
+    aa = aa_config(users, args.looks, args.alpha, args.max_user_exposures)
     outcomes = run(aa)
     t0 = time.perf_counter()
     false_pos = rerandomised_runs(aa, outcomes, args.runs, 0.0, args.seed)
     power = rerandomised_runs(aa, outcomes, args.runs, args.effect, args.seed + 1)
-    needed = users_for_power(outcomes, args.effect, args.alpha)
+    needed = users_for_power(outcomes, args.effect, args.alpha, args.max_user_exposures)
     took = time.perf_counter() - t0
     print(
         f"A/A on the replay: {users:,} users, {outcomes.n:,} exposures, CTR "
@@ -164,6 +164,13 @@ def add_simulate(esub: Any) -> None:
     )
     sm.add_argument("--looks", type=positive, default=4, help="looks of the decision rule")
     sm.add_argument("--alpha", type=float, default=0.05, help="false-positive rate of the rule")
+    sm.add_argument(
+        "--max-user-exposures",
+        type=positive,
+        default=None,
+        help="weigh each user as at most this many answers in the A/A statistics "
+        "(default: no cap; --experiment uses its own setting)",
+    )
     sm.add_argument("--seed", type=int, default=0, help="seed of the salts and injected clicks")
     sm.add_argument(
         "--models", default="none", help="optional components to train (sasrec or none)"

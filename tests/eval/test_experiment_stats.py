@@ -187,3 +187,23 @@ def test_an_interleaved_experiment_is_decided_by_users_preferring_a_team() -> No
     ]
     assert report.preference_pvalue == pytest.approx(scipy.stats.binomtest(70, 100).pvalue)
     assert report.decision == "stop: users prefer b (look 1)"  # z = 40 / sqrt(100) = 4
+
+
+def test_a_cap_weighs_a_heavy_user_as_at_most_cap_answers_with_the_same_ratio() -> None:
+    from liverec.eval.experiment_report import user_totals
+
+    user = np.asarray([0] * 100 + [1] * 4)
+    clicked = np.asarray([True] * 30 + [False] * 70 + [True, False, False, False])
+    outcomes = Outcomes(
+        ("a",),
+        ("heavy", "light"),
+        user,
+        np.zeros(104, np.int64),
+        np.arange(104, dtype=np.float64),
+        clicked,
+        np.zeros(104, np.bool_),
+        np.zeros((104, 1), np.int64),
+    )
+    totals = user_totals(outcomes, np.zeros(2, np.int64), cap=10)
+    assert totals.exposures.tolist() == [10.0, 4.0]
+    assert totals.clicks.tolist() == pytest.approx([3.0, 1.0])

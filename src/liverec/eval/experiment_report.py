@@ -52,10 +52,13 @@ def user_totals(
     arm_of_user: NDArray[np.int64],
     upto: float = math.inf,
     clicked: NDArray[np.bool_] | None = None,
+    cap: int | None = None,
 ) -> UserTotals:
     """Sum each user's exposures up to time ``upto`` (users with none are left out).
 
-    ``clicked`` replaces ``outcomes.clicked`` (the simulation injects effects this way).
+    ``clicked`` replaces ``outcomes.clicked`` (the simulation injects effects this way);
+    ``cap`` scales a user's totals down to at most that many answers (same ratio, less
+    weight), the same rule in every arm.
     """
     keep = outcomes.ts <= upto
     user = outcomes.user[keep]
@@ -68,6 +71,9 @@ def user_totals(
     credit = np.stack(
         [np.bincount(user, weights=teams[:, a], minlength=n) for a in range(teams.shape[1])], 1
     ).astype(np.float64)
+    if cap is not None:
+        weight = np.minimum(1.0, cap / np.maximum(shown, 1.0))
+        shown, clicked_n, converted = shown * weight, clicked_n * weight, converted * weight
     exposed = shown > 0
     return UserTotals(
         arm_of_user[exposed],
@@ -140,7 +146,7 @@ def plan_looks(
         complete = now >= at + config.window_s
         z: list[float] = []
         if complete:
-            totals = user_totals(outcomes, arm_of_user, at, clicked)
+            totals = user_totals(outcomes, arm_of_user, at, clicked, config.max_user_exposures)
             z = look_z(totals, config.mode, len(config.arms))
         looks.append(Look(k, needed, bound, at, complete, z))
     return looks
@@ -213,7 +219,7 @@ class ExperimentReport:
 def build_report(config: ExperimentConfig, outcomes: Outcomes, now: float) -> ExperimentReport:
     """The report of ``config`` on its attributed exposures as of ``now``."""
     arm_of_user = arm_of_users(outcomes)
-    totals = user_totals(outcomes, arm_of_user)
+    totals = user_totals(outcomes, arm_of_user, cap=config.max_user_exposures)
     looks = plan_looks(config, outcomes, now, arm_of_user)
     decision, _ = decide(config, looks)
     alpha = config.alpha

@@ -123,7 +123,9 @@ def _walk(
     return simulated, clock[0]
 
 
-def aa_config(users: int, looks: int = 4, alpha: float = 0.05) -> ExperimentConfig:
+def aa_config(
+    users: int, looks: int = 4, alpha: float = 0.05, max_user_exposures: int | None = None
+) -> ExperimentConfig:
     """Two identical arms, 50/50, planned for every user of the replay."""
     return ExperimentConfig(
         name="aa",
@@ -132,6 +134,7 @@ def aa_config(users: int, looks: int = 4, alpha: float = 0.05) -> ExperimentConf
         looks=looks,
         alpha=alpha,
         window_s=1.0,
+        max_user_exposures=max_user_exposures,
     )
 
 

@@ -81,6 +81,14 @@ class ExperimentConfig(BaseModel):
         2000, ge=10, description="users after which the decision rule makes its last look"
     )
     looks: int = Field(4, ge=1, le=20, description="equally spaced looks of the decision rule")
+    max_user_exposures: int | None = Field(
+        None,
+        ge=1,
+        description="in the statistics, scale a user's answers, clicks and purchases down to "
+        "at most this many answers: a few very heavy users (or bots) otherwise dominate the "
+        "variance and the rule's false-positive rate exceeds alpha (liverec experiment "
+        "simulate shows whether your traffic needs it)",
+    )
     created: float = Field(default_factory=time.time, description="epoch seconds")
     stopped: float | None = Field(None, description="epoch seconds; None while running")
 
