@@ -65,7 +65,7 @@ def test_simulate_replays_the_experiment_and_runs_a_a(
     assert main([*create, "--set", "b.mmr_lambda=0.3"]) == 0
     out_json = tmp_path / "sim.json"
     sim = ["experiment", "simulate", "--dataset", "tiny", "--skip", "text", "--experiment", "mmr"]
-    assert main([*sim, "--runs", "20", "--json", str(out_json)]) == 0
+    assert main([*sim, "--runs", "20", "--max-user-exposures", "3", "--json", str(out_json)]) == 0
     out = capsys.readouterr().out
     assert "experiment mmr (ab, running): 40 users, 100 exposures" in out
     assert "false positives (A/A):" in out and "of 20 runs" in out
