@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from liverec import cli_admin, cli_cluster, cli_data, cli_eval, cli_serve
+from liverec import cli_admin, cli_cluster, cli_data, cli_eval, cli_experiment, cli_serve
 from liverec.bench import cli as bench_cli
 from liverec.cli_options import (
     HelpFormatter,
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_serve.add_commands(sub)
     cli_admin.add_commands(sub)
     cli_cluster.add_commands(sub)
+    cli_experiment.add_commands(sub)
     _add_catalog(sub)
     bench_cli.add_commands(sub)
     return parser

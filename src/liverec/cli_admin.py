@@ -98,12 +98,18 @@ def cmd_users_delete(args: argparse.Namespace) -> int:
     """Erase a user everywhere under ``$LIVEREC_HOME``; running services follow."""
     from liverec.core.errors import UnknownIdError
     from liverec.data.sources import check_dataset
+    from liverec.events.exposures import open_exposure_log
     from liverec.events.store import open_event_log
     from liverec.serving.erasure import erase_user
 
     settings = Settings(dataset=args.dataset)
     check_dataset(args.dataset, settings.home)  # before the event log creates its folder
     event_log = open_event_log(settings.event_log_url)
+    exposures = (
+        open_exposure_log(settings.exposure_log_url)
+        if settings.paths.exposures(settings.dataset).exists()
+        else None
+    )
     try:
         report = erase_user(
             settings.pseudonyms().of(args.user_id),
@@ -111,11 +117,14 @@ def cmd_users_delete(args: argparse.Namespace) -> int:
             dataset=settings.dataset,
             log=event_log,
             snapshots=settings.snapshots,
+            exposures=exposures,
             models_dir=settings.models_dir,
             progress=print,
         )
     finally:
         event_log.close()
+        if exposures is not None:
+            exposures.close()
     _audit_cli(
         settings,
         "users delete",

@@ -72,3 +72,16 @@ class Settings(BaseSettings):
     def event_log_url(self) -> str:
         """The event log URL, defaulting to a SQLite file under ``home/state/<dataset>``."""
         return self.event_log or f"sqlite:///{self.paths.event_log(self.dataset)}"
+
+    @property
+    def exposure_log_url(self) -> str:
+        """Where experiment exposures go: SQLite next to the default event log, or memory
+        when the event log is ``memory://``."""
+        if self.event_log == "memory://":
+            return "memory://"
+        return f"sqlite:///{self.paths.exposures(self.dataset)}"
+
+    @property
+    def experiments_file(self) -> Path:
+        """The experiment definitions of this dataset's service."""
+        return self.paths.experiments(self.dataset)

@@ -28,8 +28,10 @@ from liverec.data.catalog import MAX_DESCRIPTION, MAX_GENRE, MAX_GENRES, MAX_TIT
 from liverec.data.convert import MAX_VALUE, latest_timestamp, time_problem
 from liverec.data.dataset import validate_name
 from liverec.data.sources import load_dataset
+from liverec.events.exposures import open_exposure_log
 from liverec.events.schema import Event
 from liverec.events.store import EventLog, open_event_log, read_all
+from liverec.serving.experiments import ExperimentStore
 from liverec.serving.results import (
     IngestResult,
     Recommendation,
@@ -73,7 +75,14 @@ def open_service(settings: Settings, event_log: EventLog | None = None) -> LiveS
             log=log.info,
             models_dir=settings.models_dir,
         )
-    return LiveService.open(settings.snapshots, log_, settings.service, settings.pseudonyms())
+    return LiveService.open(
+        settings.snapshots,
+        log_,
+        settings.service,
+        settings.pseudonyms(),
+        open_exposure_log(settings.exposure_log_url),
+        ExperimentStore(settings.experiments_file),
+    )
 
 
 def open(
@@ -211,6 +220,7 @@ class LiveRecommender:
     def close(self) -> None:
         """Close the event log; the object answers nothing afterwards."""
         self.service.log.close()
+        self.service.exposures.close()
 
     def __enter__(self) -> Self:
         return self

@@ -23,7 +23,7 @@ from liverec.api import errors
 from liverec.api.auth import AuthMiddleware
 from liverec.api.limits import LimitsMiddleware
 from liverec.api.metrics import LatencyMiddleware, Metrics
-from liverec.api.routes import events, items, system, users
+from liverec.api.routes import events, experiments, items, system, users
 from liverec.api.schemas import EventBatch, EventIn
 from liverec.config import Settings
 from liverec.core.audit import AuditLog
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
             audit.close()
             if service is None:
                 svc.log.close()
+                svc.exposures.close()
 
     app = FastAPI(
         title="liverec",
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None, service: LiveService | None = N
     metrics = Metrics(lambda: getattr(app.state, "service", None))
     app.state.metrics = metrics
     errors.install(app)
-    for module in (events, users, items, system):
+    for module in (events, users, items, experiments, system):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_api_route("/docs", _docs_page, include_in_schema=False)

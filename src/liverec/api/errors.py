@@ -43,8 +43,11 @@ def _problem(err: dict[str, Any]) -> str:
     msg = str(err.get("msg", "invalid"))
     msg = msg.removeprefix("Value error, ")
     if "input" in err and err.get("type") not in ("missing",):
-        shown = orjson.dumps(err["input"]).decode()
-        if len(shown) <= 80:
+        try:
+            shown = orjson.dumps(err["input"]).decode()
+        except TypeError:  # e.g. an integer past 64 bits inside a body: say nothing of it
+            shown = ""
+        if 0 < len(shown) <= 80:
             msg += f", got {shown}"
     return msg
 

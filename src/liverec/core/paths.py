@@ -48,6 +48,14 @@ class Paths:
         """The default (SQLite) event log of ``dataset``."""
         return self.state(dataset) / "events.db"
 
+    def exposures(self, dataset: str) -> Path:
+        """What experiment traffic was shown (``liverec.events.exposures``)."""
+        return self.state(dataset) / "exposures.db"
+
+    def experiments(self, dataset: str) -> Path:
+        """The experiments defined on ``dataset``'s service: arms, shares, status."""
+        return self.state(dataset) / "experiments.json"
+
     @property
     def keys(self) -> Path:
         """API keys, stored hashed (mode 0600)."""

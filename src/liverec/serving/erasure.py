@@ -3,7 +3,7 @@
 What holds a user, and what an erasure does to it:
 
 - the event log: their events are deleted (SQLite overwrites the freed bytes and truncates
-  its write-ahead log);
+  its write-ahead log); so are their experiment exposures (the same way);
 - the dataset under ``$LIVEREC_HOME/datasets``: rewritten without them (a retrain must not
   bring them back);
 - every snapshot that holds them (its training data, and item statistics, neighbour lists,
@@ -32,6 +32,7 @@ from pathlib import Path
 
 from liverec.core.privacy import Pseudonyms
 from liverec.data.dataset import Dataset, dataset_dir, save_atomically
+from liverec.events.exposures import ExposureLog
 from liverec.events.schema import LogEntry
 from liverec.events.store import EventLog
 from liverec.serving.snapshot import (
@@ -69,14 +70,18 @@ def erase_user(
     dataset: str,
     log: EventLog,
     snapshots: Path,
+    exposures: ExposureLog | None = None,
     models_dir: Path | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> ErasureReport:
-    """Erase the user with this pseudonym from the log, the dataset and every snapshot."""
+    """Erase the user with this pseudonym from the log, the experiment exposures, the dataset
+    and every snapshot."""
     with erasure_lock(snapshots):
         (snapshots / ERASURES).write_text(str(erasure_generation(snapshots) + 1))
         log_events = log.delete_user(pseudonym)
         progress(f"event log: {log_events} events deleted")
+        if exposures is not None:
+            progress(f"experiment exposures: {exposures.delete_user(pseudonym)} deleted")
         dataset_events = _scrub_dataset(home, dataset, pseudonym)
         progress(f"dataset {dataset}: {dataset_events} events deleted")
         found = list_snapshots(snapshots)

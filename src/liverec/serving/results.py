@@ -47,6 +47,16 @@ class RecommendationResult:
     cached: bool
     took_ms: float
     stage_ms: dict[str, float] = field(default_factory=dict)
+    request_id: Annotated[
+        str, Field(description="names this answer; exposures and their outcomes refer to it")
+    ] = ""
+    experiment: Annotated[
+        str | None, Field(description="the running experiment that answered, if any")
+    ] = None
+    arm: Annotated[
+        str | None,
+        Field(description="the experiment arm that answered ('interleave:A+B' when merged)"),
+    ] = None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ text vectors) and wires their channels, ranking features, similar-item sources a
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,10 +23,14 @@ from liverec.models.component import Servable, ServeContext
 from liverec.serving.cache import CacheConfig
 from liverec.serving.pipeline import Pipeline, PipelineConfig
 from liverec.serving.similar import SimilarItems
-from liverec.serving.snapshot import Snapshot
+from liverec.serving.snapshot import Snapshot, list_snapshots, load_snapshot
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from liverec.features.histories import UserHistory
+
+log = logging.getLogger(__name__)
 
 
 def freeze_long_lived() -> None:
@@ -69,6 +75,7 @@ class Runtime:
     servables: dict[str, Servable]
     pipeline: Pipeline
     similar: SimilarItems
+    variants: dict[str, Pipeline] = field(default_factory=dict, repr=False)
 
     @property
     def version(self) -> str:
@@ -119,6 +126,21 @@ class Runtime:
         similar = SimilarItems(state.catalog, sources, ctx.vectors)
         return cls(snapshot, state, servables, pipeline, similar)
 
+    def pipeline_for(self, config: PipelineConfig) -> Pipeline:
+        """A pipeline over the same channels, features and state with another config (an
+        experiment arm's), built on first use and kept for the runtime's life."""
+        if config == self.pipeline.config:
+            return self.pipeline
+        key = config.model_dump_json()
+        found = self.variants.get(key)
+        if found is None:
+            p = self.pipeline
+            found = Pipeline(
+                p.histories, p.catalog, p.channels, p.fallback, config, p.features, p.vectors
+            )
+            self.variants[key] = found
+        return found
+
     def catch_up(self, log_: EventLog, batch: int = 10_000) -> int:
         """Apply every log entry newer than the state; returns how many were applied."""
         applied = 0
@@ -137,3 +159,27 @@ class Runtime:
     def has_prepare(self) -> bool:
         """Whether any component batches per-user work (the transformer does)."""
         return any(s.prepare is not None for s in self.servables.values())
+
+
+def newest_runtime(
+    root: Path, config: ServiceConfig, candidates: Sequence[Path] | None = None
+) -> Runtime:
+    """A runtime on the newest snapshot under ``root`` that loads; each one that does not
+    (corrupt, truncated, from another version) is skipped with a warning naming it.
+
+    Raises
+    ------
+    LiverecError
+        If none loads (or there is none), naming each one tried and why.
+    """
+    tried: list[str] = []
+    for path in reversed(candidates if candidates is not None else list_snapshots(root)):
+        try:
+            return Runtime.build(load_snapshot(path), config)
+        except Exception as e:  # any damage to any file of a snapshot must be survivable
+            why = f"{path}: {type(e).__name__}: {str(e)[:200]}"
+            log.warning("skipping snapshot that does not load: %s", why)
+            tried.append(why)
+    if not tried:
+        raise LiverecError(f"no snapshot under {root}; run: liverec train")
+    raise LiverecError("no snapshot loads: " + "; ".join(tried))

@@ -8,22 +8,29 @@ cached answers are dropped: the next recommendation reflects it (read-your-write
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from random import Random
 
 from liverec.core.errors import LiverecError, UnknownIdError
 from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.catalog import Item
+from liverec.events.exposures import Exposure, ExposureLog, MemoryExposureLog
 from liverec.events.schema import Event, LoggedEvent
 from liverec.events.store import EventLog, EventLogError, open_event_log
 from liverec.serving.cache import ResultCache
 from liverec.serving.erasure import erase_user
+from liverec.serving.experiments import ActiveExperiment, Experiments, ExperimentStore
+from liverec.serving.interleave import interleave_arms
 from liverec.serving.loghead import CAUGHT_UP, LogHead
+from liverec.serving.pipeline import Recommended
 from liverec.serving.results import (
     HistoryEvent,
     IngestResult,
@@ -33,7 +40,7 @@ from liverec.serving.results import (
     UserErasure,
     UserProfile,
 )
-from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived
+from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived, newest_runtime
 from liverec.serving.snapshot import MANIFEST, Snapshot, list_snapshots, load_snapshot
 from liverec.serving.telemetry import Telemetry
 
@@ -54,30 +61,6 @@ def answer_bytes(result: RecommendationResult) -> int:
     return size
 
 
-def newest_runtime(
-    root: Path, config: ServiceConfig, candidates: Sequence[Path] | None = None
-) -> Runtime:
-    """A runtime on the newest snapshot under ``root`` that loads; each one that does not
-    (corrupt, truncated, from another version) is skipped with a warning naming it.
-
-    Raises
-    ------
-    LiverecError
-        If none loads (or there is none), naming each one tried and why.
-    """
-    tried: list[str] = []
-    for path in reversed(candidates if candidates is not None else list_snapshots(root)):
-        try:
-            return Runtime.build(load_snapshot(path), config)
-        except Exception as e:  # any damage to any file of a snapshot must be survivable
-            why = f"{path}: {type(e).__name__}: {str(e)[:200]}"
-            log.warning("skipping snapshot that does not load: %s", why)
-            tried.append(why)
-    if not tried:
-        raise LiverecError(f"no snapshot under {root}; run: liverec train")
-    raise LiverecError("no snapshot loads: " + "; ".join(tried))
-
-
 class LiveService:
     """Ingest and recommend over a swappable runtime, with a result cache.
 
@@ -93,10 +76,20 @@ class LiveService:
         snapshots: Path,
         config: ServiceConfig,
         pseudonyms: Pseudonyms,
+        exposures: ExposureLog | None = None,
+        experiments: ExperimentStore | None = None,
     ) -> None:
         self.config = config
         self.pseudonyms = pseudonyms
         self.log = log_
+        self.exposures: ExposureLog = exposures or MemoryExposureLog()
+        self.experiments = Experiments(experiments or ExperimentStore(), config.pipeline)
+        self.clock: Callable[[], float] = time.time  # exposure times; a replay sets its own
+        self.exposure_failures = 0
+        # A random prefix per service and a counter: unique across processes and restarts
+        # for practical purposes, at a fifth of the cost of 8 fresh random bytes per answer.
+        self._id_prefix = secrets.token_hex(4)
+        self._id_counter = itertools.count()
         self.snapshots = snapshots
         self._runtime = runtime
         self.cache: ResultCache[RecommendationResult] = ResultCache(config.cache, answer_bytes)
@@ -119,13 +112,16 @@ class LiveService:
         log_: EventLog | None = None,
         config: ServiceConfig | None = None,
         pseudonyms: Pseudonyms | None = None,
+        exposures: ExposureLog | None = None,
+        experiments: ExperimentStore | None = None,
     ) -> LiveService:
         """Serve ``source`` and replay the log entries it does not contain: the one place a
         service is put together.
 
         ``source`` is a folder of snapshots (the newest one that loads is served), one snapshot
         folder, or a loaded ``Snapshot``. The defaults suit offline use: an in-memory log, the
-        default config, and user ids taken as they are (a dataset's ids already are pseudonyms).
+        default config, and user ids taken as they are (a dataset's ids already are pseudonyms),
+        exposures and experiment definitions in memory.
 
         Raises
         ------
@@ -149,7 +145,7 @@ class LiveService:
             replayed,
             time.perf_counter() - t0,
         )
-        return cls(runtime, log_, root, config, pseudonyms)
+        return cls(runtime, log_, root, config, pseudonyms, exposures, experiments)
 
     @property
     def runtime(self) -> Runtime:
@@ -255,37 +251,69 @@ class LiveService:
         """Top ``k`` for ``user_id`` (a cold-start list for a user never seen).
 
         ``fresh`` skips the cache lookup (the answer is still stored), like an HTTP
-        ``Cache-Control: no-cache`` request.
-        """
+        ``Cache-Control: no-cache`` request. Under an experiment the user's arm answers (or
+        both, interleaved) and the answer is logged as an exposure."""
         t0 = time.perf_counter()
         self.catch_up()
         rt = self._runtime
         state = rt.state
         pseudonym = self.pseudonyms.of(user_id)
+        experiment = self.experiments.current()
+        if experiment is not None and experiment.config.mode == "interleave":
+            return self._interleaved(experiment, user_id, pseudonym, k, explain, exclude, genres)
+        arm = experiment.assign(pseudonym) if experiment is not None else ""
         uidx = state.users.get(pseudonym)
         count = state.histories.event_count(uidx) if uidx is not None else 0
-        params = (k, explain, tuple(exclude), tuple(g.lower() for g in genres))
+        params = (k, explain, tuple(exclude), tuple(g.lower() for g in genres), arm)
         # A catalog change can change any list (filters, new items), so it is part of the key.
         version = f"{rt.version}/{state.catalog.version}"
         cached = None if fresh else self.cache.get(pseudonym, params, count, version)
         if cached is not None:
+            answer, stage_ms = cached, {}
             self.telemetry.answer(cached=True, degraded=False)
-            took = round((time.perf_counter() - t0) * 1e3, 3)
-            return RecommendationResult(
-                user_id,
-                cached.items,
-                cached.model_version,
-                cached.degraded,
-                cached.cold_start,
-                True,
-                took,
-                {},
+        else:
+            pipeline = (
+                rt.pipeline if experiment is None else rt.pipeline_for(experiment.pipelines[arm])
             )
-        ids = state.catalog.ids
-        excluded = [i for i in (ids.get(x) for x in exclude) if i is not None]
-        out = rt.pipeline.recommend(uidx, k, excluded, genres, explain)
-        shown = state.catalog.items([r.item for r in out.items])
-        items = [
+            out = pipeline.recommend(uidx, k, self._excluded(exclude), genres, explain)
+            answer = RecommendationResult(
+                "", self._shown(out.items), rt.version, out.degraded, out.cold_start, False, 0.0
+            )
+            stage_ms = out.stage_ms
+            self.answers += 1
+            self.degraded_answers += bool(out.degraded)
+            self.telemetry.answer(cached=False, degraded=bool(out.degraded))
+            self.telemetry.stages(out.stage_ms)
+            # A degraded answer is not cached: the next request should try the full pipeline.
+            if not out.degraded:  # cached under the pseudonym, without the caller's id
+                self.cache.put(pseudonym, params, count, version, answer)
+        request_id = self._request_id()
+        if experiment is not None:
+            self._expose(request_id, experiment.name, arm, pseudonym, answer.items, ())
+        return RecommendationResult(
+            user_id,
+            answer.items,
+            answer.model_version,
+            answer.degraded,
+            answer.cold_start,
+            cached is not None,
+            round((time.perf_counter() - t0) * 1e3, 3),
+            stage_ms,
+            request_id,
+            experiment.name if experiment is not None else None,
+            arm or None,
+        )
+
+    def _request_id(self) -> str:
+        return f"{self._id_prefix}{next(self._id_counter) & 0xFFFFFFFF:08x}"
+
+    def _excluded(self, exclude: Sequence[str]) -> list[int]:
+        ids = self._runtime.state.catalog.ids
+        return [i for i in (ids.get(x) for x in exclude) if i is not None]
+
+    def _shown(self, picked: Sequence[Recommended]) -> list[Recommendation]:
+        shown = self._runtime.state.catalog.items([r.item for r in picked])
+        return [
             Recommendation(
                 it.item_id,
                 it.display_title,
@@ -294,20 +322,77 @@ class LiveService:
                 r.reasons,
                 r.explore,
             )
-            for r, it in zip(out.items, shown, strict=True)
+            for r, it in zip(picked, shown, strict=True)
         ]
-        took = round((time.perf_counter() - t0) * 1e3, 3)
-        result = RecommendationResult(
-            user_id, items, rt.version, out.degraded, out.cold_start, False, took, out.stage_ms
+
+    def _interleaved(
+        self,
+        experiment: ActiveExperiment,
+        user_id: str,
+        pseudonym: str,
+        k: int,
+        explain: bool,
+        exclude: Sequence[str],
+        genres: Sequence[str],
+    ) -> RecommendationResult:
+        """Both arms' lists merged by team draft; not cached, since every answer draws anew."""
+        t0 = time.perf_counter()
+        rt = self._runtime
+        arms = [a.name for a in experiment.config.arms]
+        request_id = self._request_id()
+        out, teams = interleave_arms(
+            [(a, rt.pipeline_for(experiment.pipelines[a])) for a in arms],
+            rt.state.users.get(pseudonym),
+            k,
+            self._excluded(exclude),
+            genres,
+            explain,
+            Random(request_id),
         )
+        items = self._shown(out.items)
+        self._expose(request_id, experiment.name, "+".join(arms), pseudonym, items, teams)
         self.answers += 1
         self.degraded_answers += bool(out.degraded)
         self.telemetry.answer(cached=False, degraded=bool(out.degraded))
         self.telemetry.stages(out.stage_ms)
-        # A degraded answer is not cached: the next request should try the full pipeline.
-        if not out.degraded:  # cached under the pseudonym, without the caller's id
-            self.cache.put(pseudonym, params, count, version, replace(result, user_id=""))
-        return result
+        return RecommendationResult(
+            user_id,
+            items,
+            rt.version,
+            out.degraded,
+            out.cold_start,
+            False,
+            round((time.perf_counter() - t0) * 1e3, 3),
+            out.stage_ms,
+            request_id,
+            experiment.name,
+            "interleave:" + "+".join(arms),
+        )
+
+    def _expose(
+        self,
+        request_id: str,
+        experiment: str,
+        arm: str,
+        pseudonym: str,
+        items: Sequence[Recommendation],
+        teams: tuple[str, ...],
+    ) -> None:
+        """Log what was shown; a failing exposure log costs the experiment data, not the answer."""
+        exposure = Exposure(
+            request_id,
+            experiment,
+            arm,
+            pseudonym,
+            self.clock(),
+            tuple(r.item_id for r in items),
+            teams,
+        )
+        try:
+            self.exposures.append([exposure])
+        except EventLogError:
+            self.exposure_failures += 1
+            log.warning("exposure of request %s not logged", request_id, exc_info=True)
 
     def prepare(self, user_ids: Sequence[str]) -> int:
         """Update per-user model state (the transformer's) for several users at once;
@@ -403,6 +488,7 @@ class LiveService:
             home=home,
             dataset=dataset,
             log=self.log,
+            exposures=self.exposures,
             snapshots=self.snapshots,
             models_dir=models_dir,
             progress=log.info,

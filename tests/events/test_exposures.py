@@ -1,0 +1,51 @@
+"""The exposure log's contract, over memory:// and sqlite:///."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from liverec.core.errors import ConfigError
+from liverec.events.exposures import Exposure, ExposureLog, open_exposure_log
+
+
+@pytest.fixture(params=["memory://", "sqlite:///{tmp}/exposures.db"], ids=["memory", "sqlite"])
+def exposures(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ExposureLog]:
+    opened = open_exposure_log(request.param.format(tmp=tmp_path))
+    yield opened
+    opened.close()
+
+
+def shown(n: int, user: str = "u1", experiment: str = "e", teams: tuple[str, ...] = ()) -> Exposure:
+    return Exposure(f"r{n}", experiment, "a", user, 100.0 + n, ("i1", "i 2", "ï/3"), teams)
+
+
+def test_exposures_round_trip_every_field_per_experiment(exposures: ExposureLog) -> None:
+    written = [shown(1), shown(2, teams=("a", "b", "a")), shown(3, experiment="other")]
+    exposures.append(written)
+    assert exposures.read("e") == written[:2]
+    assert exposures.read("other") == written[2:]
+    assert exposures.counts() == {"e": 2, "other": 1}
+
+
+def test_deleting_a_user_removes_only_their_exposures(exposures: ExposureLog) -> None:
+    exposures.append([shown(1, "alice"), shown(2, "bob"), shown(3, "alice")])
+    assert exposures.delete_user("alice") == 2
+    assert [e.user_id for e in exposures.read("e")] == ["bob"]
+
+
+def test_sqlite_exposures_survive_a_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/x.db"
+    first = open_exposure_log(url)
+    first.append([shown(1)])
+    first.close()
+    again = open_exposure_log(url)
+    assert again.read("e") == [shown(1)]
+    again.close()
+
+
+def test_an_unknown_scheme_is_refused_with_the_accepted_ones() -> None:
+    with pytest.raises(ConfigError, match="memory://"):
+        open_exposure_log("redis://x")
