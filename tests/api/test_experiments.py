@@ -45,3 +45,16 @@ def test_a_second_running_experiment_or_a_misspelt_field_is_refused(client: Test
 def test_an_unknown_experiment_has_no_report(client: TestClient) -> None:
     missing = client.get("/v1/admin/experiments/nope/report")
     assert missing.status_code == 404 and "no experiment 'nope'" in missing.json()["message"]
+
+
+def test_the_dashboard_shows_the_running_experiments_report(client: TestClient) -> None:
+    assert client.get("/v1/dashboard").json()["experiment"] is None
+    assert client.post("/v1/admin/experiments", json=DEFINITION).status_code == 201
+    for u in range(1, 21):
+        client.get(f"/v1/users/{u}/recommendations?k=5")
+    report = client.get("/v1/dashboard").json()["experiment"]
+    assert report["name"] == "mmr" and report["status"] == "running"
+    arms = {a["name"]: a for a in report["arms"]}
+    assert set(arms) == {"control", "diverse"}
+    assert sum(a["exposures"] for a in arms.values()) == report["exposures"] == 20
+    assert {"value", "lower", "upper"} <= set(arms["control"]["ctr"])

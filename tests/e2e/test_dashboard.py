@@ -17,15 +17,19 @@ pytestmark = pytest.mark.slow
 REC = "GET /v1/users/{user_id}/recommendations"
 
 
+def post(url: str, doc: object) -> None:
+    """POST ``doc`` as JSON; raises on an error status."""
+    req = urllib.request.Request(url, json.dumps(doc).encode(), method="POST")
+    req.add_header("content-type", "application/json")
+    urllib.request.urlopen(req, timeout=10).read()
+
+
 def traffic(base: str) -> None:
     """Some recommendations and a batch of events, as users would make them."""
     for user in ("1", "196", "405", "new-visitor"):
         urllib.request.urlopen(f"{base}/v1/users/{user}/recommendations?k=10", timeout=10).read()
     events = [{"user_id": "dash-e2e", "item_id": str(i), "type": "view"} for i in range(1, 21)]
-    body = json.dumps({"events": events}).encode()
-    req = urllib.request.Request(f"{base}/v1/events", body, method="POST")
-    req.add_header("content-type", "application/json")
-    urllib.request.urlopen(req, timeout=10).read()
+    post(f"{base}/v1/events", {"events": events})
 
 
 def test_dashboard_shows_every_panel_with_the_live_figures(
@@ -33,8 +37,20 @@ def test_dashboard_shows_every_panel_with_the_live_figures(
 ) -> None:
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    traffic(live_server)
-    page.goto("/dashboard")
+    arms = [{"name": "control"}, {"name": "diverse", "pipeline": {"mmr_lambda": 0.3}}]
+    post(f"{live_server}/v1/admin/experiments", {"name": "e2e-mmr", "arms": arms})
+    try:
+        traffic(live_server)
+        page.goto("/dashboard")
+        check_panels(page)
+        screenshot(page, tmp_path, "dashboard.png")
+    finally:  # the other browser tests run without an experiment
+        post(f"{live_server}/v1/admin/experiments/e2e-mmr/stop", {})
+    assert errors == []
+
+
+def check_panels(page: Page) -> None:
+    """Every panel shows the live figures."""
     expect(page.locator("body")).to_have_attribute("data-loaded", "true")
     expect(page.get_by_test_id("tile-items")).to_have_text(re.compile(r"^1,68\d$"))
     expect(page.get_by_test_id("tile-rps")).not_to_have_text("–")
@@ -46,9 +62,9 @@ def test_dashboard_shows_every_panel_with_the_live_figures(
     expect(page.get_by_test_id("components")).to_contain_text("itemcf")
     for chart in ("chart-traffic", "chart-latency"):
         expect(page.get_by_test_id(chart).locator("canvas")).to_have_count(1)
+    expect(page.get_by_test_id("exp-summary")).to_contain_text("e2e-mmr · ab · running")
+    expect(page.get_by_test_id("exp-arms")).to_contain_text("diverse")
     expect(page.get_by_test_id("error")).to_be_hidden()
-    screenshot(page, tmp_path, "dashboard.png")
-    assert errors == []
 
 
 def test_api_docs_render_with_every_request_kept_on_this_server(

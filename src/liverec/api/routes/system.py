@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -13,10 +15,22 @@ from liverec.api.deps import service_of
 from liverec.api.errors import error_response
 from liverec.api.schemas import PROTECTED_ERRORS, ErrorOut, HealthOut, ReadyOut, ReloadOut
 from liverec.core.errors import LiverecError
+from liverec.eval.experiment_report import ExperimentReport, experiment_report
 from liverec.serving.dashboard import Dashboard, dashboard
 from liverec.serving.overview import Overview, overview
+from liverec.serving.service import LiveService
 
 router = APIRouter()
+REPORT_EVERY_S = 30.0
+
+
+@dataclass(frozen=True)
+class DashboardOut(Dashboard):
+    """The dashboard with the running experiment's report (None when none runs)."""
+
+    experiment: ExperimentReport | None = None
+
+
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
@@ -76,13 +90,31 @@ async def metrics(request: Request) -> Response:
     "/v1/dashboard",
     tags=["system"],
     summary="What the operator dashboard shows: model, live counts, the last minutes",
-    responses={200: {"model": Dashboard}, **PROTECTED_ERRORS},
+    responses={200: {"model": DashboardOut}, **PROTECTED_ERRORS},
 )
 async def dashboard_data(request: Request) -> Response:
     """The model card (version, trained at, training data, validation figures), live counts
-    (catalog, users, log position) and traffic: requests and events per second, latency
-    p50/p99 per route and per pipeline stage, cache hit and degraded-answer rates."""
-    return Response(orjson.dumps(dashboard(service_of(request))), media_type="application/json")
+    (catalog, users, log position), traffic (requests and events per second, latency
+    p50/p99 per route and per pipeline stage, cache hit and degraded-answer rates) and the
+    running experiment's report (refreshed at most every 30 s: it reads the event log)."""
+    service = service_of(request)
+    board = DashboardOut(**vars(dashboard(service)), experiment=await _report(request, service))
+    return Response(orjson.dumps(board), media_type="application/json")
+
+
+async def _report(request: Request, service: LiveService) -> ExperimentReport | None:
+    active = service.experiments.current()
+    if active is None:
+        return None
+    now = time.time()
+    cached = getattr(request.app.state, "dashboard_report", None)
+    if cached is None or cached[1] != active.config.name or now - cached[0] > REPORT_EVERY_S:
+        report = await run_in_threadpool(
+            experiment_report, active.config, service.exposures, service.log, now
+        )
+        cached = request.app.state.dashboard_report = (now, active.config.name, report)
+    found: ExperimentReport = cached[2]
+    return found
 
 
 @router.get(

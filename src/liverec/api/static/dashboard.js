@@ -84,6 +84,34 @@ function drawModel(m) {
   );
 }
 
+function interval(i, percent = true) {
+  if (!i || i.value === null) return "–";
+  const f = (x) => (percent ? `${(100 * x).toFixed(2)}%` : x.toFixed(3));
+  return `${f(i.value)} (${f(i.lower)} to ${f(i.upper)})`;
+}
+
+function drawExperiment(report) {
+  const table = document.querySelector("[data-testid=exp-arms]");
+  if (report === null) {
+    table.hidden = true;
+    return;
+  }
+  const srm = report.srm_ok ? "traffic split as planned" : `sample ratio mismatch (p=${report.srm_pvalue.toFixed(4)})`;
+  $("exp-summary").textContent =
+    `${report.name} · ${report.mode} · ${report.status} · ${fmt(report.users, 0)} users, ` +
+    `${fmt(report.exposures, 0)} exposures · ${srm} · decision: ${report.decision}`;
+  table.hidden = false;
+  rows($("exp-body"), report.arms, (a) => [
+    a.name,
+    pct(a.share),
+    fmt(a.users, 0),
+    fmt(a.exposures, 0),
+    interval(a.ctr),
+    interval(a.conversion),
+    a.ctr_effect ? `${interval(a.ctr_effect.rel_effect)}${a.ctr_effect.pvalue === null ? "" : ` p=${a.ctr_effect.pvalue.toFixed(3)}`}` : "control",
+  ]);
+}
+
 async function refresh() {
   const d = await api("GET", "/v1/dashboard");
   drawTiles(d);
@@ -91,6 +119,7 @@ async function refresh() {
   rows($("routes-body"), d.traffic.routes, (r) => [r.name, fmt(r.calls, 0), fmt(r.errors, 0), fmt(r.p50_ms, 2), fmt(r.p99_ms, 2)]);
   rows($("stages-body"), d.traffic.stages, (s) => [s.name, fmt(s.calls, 0), fmt(s.p50_ms, 2), fmt(s.p99_ms, 2)]);
   drawModel(d.model);
+  drawExperiment(d.experiment);
   $("health").textContent = `model ${d.model.version} · up ${fmt(d.counts.uptime_s / 60, 1)} min · log seq ${d.counts.applied_seq}`;
   document.body.dataset.loaded = "true";
 }
