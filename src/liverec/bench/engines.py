@@ -137,7 +137,7 @@ def _medians(runs: list[dict[str, Any]]) -> dict[str, float]:
 
 def engines_table(doc: dict[str, Any]) -> str:
     """The markdown of one size: median train wall time per engine, and per component."""
-    d, medians = doc["data"], doc["medians"]
+    d, medians, n = doc["data"], doc["medians"], doc["settings"]["repeats"]
     timed = [k for k in medians["local"] if k not in ("wall_s", "cpu_s", "data")]
     # components that take time somewhere (pop, trending and new take milliseconds)
     parts = [p for p in timed if max(m[p] for m in medians.values()) >= 0.5]
@@ -148,8 +148,8 @@ def engines_table(doc: dict[str, Any]) -> str:
         rows.append(
             [
                 variant,
-                f"{medians[variant]['wall_s']:.1f}",
-                f"{min(walls):.1f}-{max(walls):.1f}",
+                f"{statistics.median(walls):.1f}",
+                f"{min(walls):.1f}-{max(walls):.1f}" if len(walls) > 1 else "-",
                 *(f"{medians[variant][p]:.1f}" for p in parts),
             ]
         )
@@ -160,7 +160,7 @@ def engines_table(doc: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"**Size {doc['size']}**: {d['n_interactions']:,} events, {d['n_users']:,} users, "
-            f"{d['n_items']:,} items; {doc['settings']['repeats']} `liverec train` runs per "
+            f"{d['n_items']:,} items; {n} `liverec train` run{'s' if n > 1 else ''} per "
             f"engine, alternating; text {'on' if doc['settings']['text'] else 'off'}. "
             "local: a fork pool of one process per core, the text encoder on every core in "
             "this process; ray: `--engine ray`, a Ray started and stopped by each run (its "
