@@ -112,11 +112,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return cmd_cold(args)
     from liverec.data.sources import load_dataset
     from liverec.engine import open_executor
+    from liverec.eval import pipeline
     from liverec.eval.offline import dump_recs, dump_targets, evaluate, format_table
-    from liverec.models.registry import model_class, parse_model_list
+    from liverec.models.registry import COMPONENTS, model_class, parse_model_list
 
-    names = parse_model_list(args.models)
-    params = parse_params(args.param, names, "the models in --models")
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    with_pipeline = pipeline.NAME in names
+    names = [n for n in names if n != pipeline.NAME]
+    if names or not with_pipeline:
+        parse_model_list(",".join(names))
+    known = [*names, *COMPONENTS] if with_pipeline else names
+    params = parse_params(args.param, known, "the models in --models or the components")
+    train = None
+    if with_pipeline:
+        train = train_config(args.pipeline_models)
+        mine = {name: p for name, p in params.items() if name in train.components}
+        train = train.model_copy(update={"params": mine})
+        train.build()  # a bad --param fails here, before anything trains
     dataset = load_dataset(args.dataset, settings().home)
     print(dataset.summary(), file=sys.stderr)
     models = [_build_model(model_class(n), params, dataset) for n in names]
@@ -127,10 +139,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # The local engine ranks in this process, as it always has: forking after implicit's
     # OpenMP threads (or torch's) have run can hang the child.
     workers = 1 if args.engine == "local" else 0
-    with open_executor(args.engine, args.address, workers) as executor:
-        if executor.remote:
-            print(f"engine: {executor.describe()}", file=sys.stderr)
-        results = evaluate(dataset, models, args.split, on_result=progress, executor=executor)
+    results = []
+    if models:
+        with open_executor(args.engine, args.address, workers) as executor:
+            if executor.remote:
+                print(f"engine: {executor.describe()}", file=sys.stderr)
+            results = evaluate(dataset, models, args.split, on_result=progress, executor=executor)
+    if train is not None:
+        for r in _evaluate_pipeline(dataset, args.split, train):
+            results.append(r)
+            progress(r)
     n_users = len(results[0].users) if results else 0
     print(f"\nleave-last-out, {args.split} split, full ranking, {n_users} users\n")
     print(format_table(results))
@@ -153,6 +171,24 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             dump_recs(r, dataset, args.dump_recs)
         print(f"wrote ranked lists to {args.dump_recs}", file=sys.stderr)
     return 0
+
+
+def _evaluate_pipeline(dataset: Any, split: Any, train: Any) -> list[Any]:
+    """The live pipeline's answers (snapshot with ``train``'s components, the service's
+    LIVEREC_SERVICE__* settings without time budgets) on the leave-last-out split."""
+    from liverec.eval.pipeline import evaluate_pipeline
+
+    home = settings()
+    print(f"  pipeline: training {', '.join(train.components)} ...", file=sys.stderr)
+    return evaluate_pipeline(
+        dataset,
+        split,
+        train,
+        home.service,
+        models_dir=home.models_dir,
+        log=lambda line: print(f"    {line}", file=sys.stderr),
+        progress=True,
+    )
 
 
 def _build_model(cls: type[Any], params: dict[str, dict[str, Any]], dataset: Any) -> Any:
@@ -209,6 +245,7 @@ def add_commands(sub: Any) -> None:
             "liverec evaluate --models sasrec --param sasrec.max_epochs=5 --split valid",
             "liverec evaluate --protocol replay --modes frozen,online",
             "liverec evaluate --engine ray --address 127.0.0.1:6379  # users ranked in shards",
+            "liverec evaluate --models pipeline --pipeline-models none --dump-recs out/recs",
         ],
         notes="Prints HR, NDCG and MRR at 10 and 20, coverage, diversity and novelty per model. "
         "--engine ray ranks the users in shards as Ray tasks (leave-last-out only; the same "
@@ -219,8 +256,14 @@ def add_commands(sub: Any) -> None:
     ev.add_argument(
         "--models",
         default=DEFAULT_EVAL_MODELS,
-        help=f"comma-separated, from: {', '.join(MODELS)}; with --protocol replay: the "
-        "optional snapshot models (sasrec)",
+        help=f"comma-separated, from: {', '.join(MODELS)} and pipeline (the live service's "
+        "answers: a snapshot trained on the split's history, fused, ranked and re-ranked); "
+        "with --protocol replay: the optional snapshot models (sasrec)",
+    )
+    ev.add_argument(
+        "--pipeline-models",
+        default="sasrec",
+        help="optional components of the evaluated pipeline's snapshot, as train --models",
     )
     ev.add_argument("--split", choices=["valid", "test"], default="test", help="held-out events")
     ev.add_argument("--json", type=Path, metavar="FILE", help="write the results as JSON here")
@@ -235,7 +278,8 @@ def add_commands(sub: Any) -> None:
         action="append",
         default=[],
         metavar="MODEL.NAME=VALUE",
-        help="override a parameter of a model in --models, e.g. sasrec.text=false (repeatable)",
+        help="override a parameter of a model in --models (or, with pipeline, of a component), "
+        "e.g. sasrec.text=false (repeatable)",
     )
     ev.add_argument(
         "--protocol",
