@@ -112,9 +112,13 @@ def serve(home: Path, snapshots: Path) -> Iterator[str]:
     sock.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """A headless Chromium (the system one; nothing is downloaded)."""
+    """A headless Chromium (the system one; nothing is downloaded).
+
+    Package-scoped: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, which would break every later test that calls `asyncio.run`.
+    """
     if not CHROMIUM.exists():
         pytest.skip(
             f"{CHROMIUM} is not installed (apt-get install chromium); make test installs it"

@@ -51,6 +51,10 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
         "replicas (1, 2, 4) behind HAProxy on Redis: load, freshness, kill -9",
         "liverec bench cluster --replicas 1,2 --seconds 4 --no-docs",
     ),
+    "ranker": (
+        "the learned ranking stage per request: features, head, recommend on vs off",
+        "liverec bench ranker --requests 200 --no-docs",
+    ),
     "durability": (
         "kill -9 under concurrent ingest, N cycles: acknowledged events lost",
         "liverec bench durability --cycles 5 --no-docs",
@@ -105,6 +109,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         replicas = tuple(int(x) for x in args.replicas.split(","))
         cluster = ClusterBench(replicas=replicas, seconds=args.seconds, repeats=args.repeats)
         commands.bench_cluster(home, cluster, args.out, docs)
+    elif args.bench == "ranker":
+        from liverec.bench.ranker import RankerBench
+
+        ranker_bench = RankerBench(
+            requests=args.requests, snapshot=args.snapshot, sasrec=args.sasrec
+        )
+        commands.bench_ranker(home, ranker_bench, args.out, docs)
     elif args.bench == "durability":
         commands.bench_durability(home, args.cycles, args.out, docs)
     elif args.bench == "soak":
@@ -191,6 +202,16 @@ def _freshness_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--events", type=int, default=300, help="events to time")
 
 
+def _ranker_options(b: argparse.ArgumentParser) -> None:
+    b.add_argument("--requests", type=positive, default=1000, help="timed requests")
+    b.add_argument(
+        "--snapshot", type=Path, help="a snapshot folder with the ranker (default: train one)"
+    )
+    b.add_argument(
+        "--sasrec", action="store_true", help="train the transformer into it too (minutes)"
+    )
+
+
 def _naive_options(b: argparse.ArgumentParser) -> None:
     b.add_argument("--requests", type=int, default=300, help="requests per variant")
 
@@ -219,6 +240,7 @@ _OPTIONS: dict[str, Callable[[argparse.ArgumentParser], None]] = {
     "encoder": _encoder_options,
     "freshness": _freshness_options,
     "naive": _naive_options,
+    "ranker": _ranker_options,
     "durability": _durability_options,
     "cluster": _cluster_options,
     "engines": _engines_options,

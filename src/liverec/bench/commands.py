@@ -15,6 +15,7 @@ from liverec.bench import (
     engines,
     freshness,
     naive,
+    ranker,
     sasrec,
     scale,
     serve,
@@ -151,6 +152,36 @@ def bench_naive(home: Path, requests: int, out: Path, docs: Path | None) -> None
         out,
         docs,
     )
+
+
+def bench_ranker(home: Path, bench: ranker.RankerBench, out: Path, docs: Path | None) -> None:
+    """Run and record ``bench ranker``."""
+    _before_run()
+    doc = ranker.run_ranker(home, bench, log=lambda s: print(s, file=sys.stderr))
+    rows = [
+        [f"ranking stage: {k}", f"{v['p50_ms']:.3f}", f"{v['p99_ms']:.3f}", f"{v['max_ms']:.3f}"]
+        for k, v in doc["parts"].items()
+    ]
+    rows += [
+        [
+            f"Pipeline.recommend, {k}",
+            f"{v['p50_ms']:.3f}",
+            f"{v['p99_ms']:.3f}",
+            f"{v['max_ms']:.3f}",
+        ]
+        for k, v in doc["recommend"].items()
+    ]
+    text = markdown_table(["what (in process)", "p50 ms", "p99 ms", "max ms"], rows)
+    facts = (
+        f"{doc['requests']} requests, {doc['candidates_median']} candidates each (median), "
+        f"{doc['features']} features, head {doc['head']}"
+        + (f" ({doc['trees']} trees)" if doc["trees"] else "")
+        + "; on and off alternated request by request."
+    )
+    print(text)
+    print(facts)
+    body = _header("Learned ranker cost (in process)") + "\n" + facts + "\n\n" + text + "\n"
+    _write("ranker", doc, body, out, docs)
 
 
 def bench_ablation(home: Path, seconds: float, out: Path, docs: Path | None) -> None:

@@ -30,6 +30,7 @@ from liverec.features.request import Channel, RankingFeature, SimilarSource
 
 if TYPE_CHECKING:
     from liverec.features.content import ItemVectors
+    from liverec.models.ranker import ExampleSpec, LearnedRanker, RankingExamples
 
 IntArray = NDArray[np.int64]
 
@@ -45,6 +46,8 @@ class TrainContext:
     item_vectors: NDArray[np.float32] | None = None  # the text component's, for later ones
     # where the parallel parts run: local processes or Ray tasks (``liverec.engine``)
     executor: Executor = field(default_factory=LocalExecutor)
+    # candidates the live pipeline proposes for later events (the serving layer provides it)
+    ranking_examples: Callable[[ExampleSpec], RankingExamples] | None = None
 
     def progress_line(self, label: str, unit: str) -> ProgressLine:
         """Progress of one long step with a rate and ETA on stderr (silent unless ``progress``)."""
@@ -78,6 +81,7 @@ class Servable:
     on_items: Callable[[Sequence[tuple[int, Item]]], None] | None = None  # upserted items
     prepare: Callable[[Sequence[tuple[int, UserHistory]]], int] | None = None  # batch warm-up
     forget_user: Callable[[int], None] | None = None
+    ranker: LearnedRanker | None = None  # scores the fused candidates (the ranking stage)
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +94,8 @@ class Component(ABC):
     needs: ClassVar[tuple[str, ...]] = ()  # components whose outputs it reads
     optional: ClassVar[bool] = False  # trained only when asked for by name
     required: ClassVar[bool] = False  # every snapshot has it (the fallback channel)
+    # trains on the candidates a pipeline of the other components proposes (the ranker)
+    learns_from_candidates: ClassVar[bool] = False
     summary: ClassVar[str] = ""
 
     def __init__(self, config: Any | None = None) -> None:

@@ -13,6 +13,7 @@ from liverec.models.fresh import NewItemsComponent
 from liverec.models.itemcf import ItemCF, ItemCFComponent
 from liverec.models.mf import ALS, BPR, ALSComponent
 from liverec.models.popular import PopularComponent, Popularity, TrendingComponent
+from liverec.models.ranker import RankerComponent
 from liverec.models.sasrec import SASRec, SASRecComponent
 from liverec.models.usercf import UserCF
 
@@ -69,6 +70,7 @@ COMPONENTS: dict[str, type[Component]] = {
         TextComponent,
         NewItemsComponent,
         SASRecComponent,
+        RankerComponent,
     )
 }
 

@@ -36,11 +36,12 @@ from liverec.features.request import (
     Retrieved,
 )
 from liverec.models.registry import COMPONENTS, channel_names
+from liverec.serving.candidates import CandidateSet, LearnedRanking
 from liverec.serving.rerank import GENERIC_REASONS, Fused, IntArray, explain, fuse, mmr
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-STAGES = ("rank", "rerank")
+STAGES = ("ranker", "rank", "rerank")
 
 
 def _check_names(kind: str, names: Sequence[str], known: Sequence[str]) -> None:
@@ -79,6 +80,14 @@ class PipelineConfig(BaseModel):
         0.75, ge=0, le=1, description="1 = relevance only, 0 = diversity only"
     )
     mmr_pool: int = Field(50, ge=1, description="fused candidates MMR chooses from")
+    learned_ranker: bool = Field(
+        True,
+        description="order the fused candidates by the snapshot's learned ranker when it has "
+        "one (fusion's order when it has none, fails or is over its breaker)",
+    )
+    ranker_candidates: int = Field(
+        300, ge=1, description="fused candidates the learned ranker scores"
+    )
     feature_weights: dict[str, float] = Field(
         default_factory=lambda: {"text": 0.02, "sasrec": 0.0},
         description="weight of each ranking feature added to the fused score over the pool "
@@ -93,6 +102,7 @@ class PipelineConfig(BaseModel):
             "content": 20.0,
             "trending": 10.0,
             "new": 10.0,
+            "ranker": 5.0,
             "rank": 10.0,
             "rerank": 20.0,
         },
@@ -114,6 +124,11 @@ class PipelineConfig(BaseModel):
     )
     breaker_threshold: int = Field(3, ge=1, description="failures/overruns in a row that open it")
     breaker_cooldown_s: float = Field(2.0, ge=0, description="how long an open breaker skips")
+
+    def without_budgets(self) -> PipelineConfig:
+        """This config with no time budget: for offline runs whose accuracy must not
+        depend on the machine's load."""
+        return self.model_copy(update={"stage_budget_ms": {}, "request_budget_ms": 1e9})
 
     @field_validator("weights", "disabled")
     @classmethod
@@ -225,6 +240,7 @@ class Pipeline:
         config: PipelineConfig | None = None,
         features: Sequence[RankingFeature] = (),
         vectors: ItemVectors | None = None,
+        ranking: LearnedRanking | None = None,
     ) -> None:
         self.histories = histories
         self.catalog = catalog
@@ -232,6 +248,7 @@ class Pipeline:
         self.fallback = fallback
         self.features = list(features)
         self.vectors = vectors
+        self.ranking = ranking
         self.config = config or PipelineConfig()
         cfg = self.config
         self.guard = StageGuard(cfg.stage_budget_ms, cfg.breaker_threshold, cfg.breaker_cooldown_s)
@@ -254,6 +271,47 @@ class Pipeline:
             catalog=self.catalog,
         )
 
+    def with_config(self, config: PipelineConfig) -> Pipeline:
+        """A pipeline over the same channels, features, ranker and state with ``config``."""
+        return Pipeline(
+            self.histories,
+            self.catalog,
+            self.channels,
+            self.fallback,
+            config,
+            self.features,
+            self.vectors,
+            self.ranking,
+        )
+
+    def candidates(
+        self,
+        ctx: Context,
+        k: int,
+        result: PipelineResult,
+        deadline: float,
+    ) -> CandidateSet:
+        """Every channel's candidates (the fallback's always) and their fusion."""
+        cfg = self.config
+        retrieved: dict[str, Retrieved] = {}
+        for ch in self.channels:
+            if ch.name in cfg.disabled:
+                continue
+            got = self.guard.run(
+                ch.name, partial(ch.retrieve, ctx, cfg.candidates), deadline, result
+            )
+            if got is not None:
+                retrieved[ch.name] = got
+        # The fallback is never skipped: it is what a degraded answer degrades to.
+        retrieved[self.fallback.name] = self.fallback.retrieve(ctx, max(k, cfg.candidates))
+        if result.cold_start:
+            # With no history every new item fits a visitor alike: they take the exploration
+            # slot only, rather than outranking the popular items by fusion.
+            fusing = {name: got for name, got in retrieved.items() if name != "new"}
+        else:
+            fusing = retrieved
+        return CandidateSet(ctx, fuse(fusing, cfg.weights, cfg.fusion_k), retrieved)
+
     def recommend(
         self,
         uidx: int | None,
@@ -268,25 +326,14 @@ class Pipeline:
         deadline = start + cfg.request_budget_ms / 1e3
         ctx = self.context(uidx, exclude, genres)
         result = PipelineResult(items=[], cold_start=not len(ctx.history.items))
-        retrieved: dict[str, Retrieved] = {}
-        for ch in self.channels:
-            if ch.name in cfg.disabled:
-                continue
-            got = self.guard.run(
-                ch.name, partial(ch.retrieve, ctx, cfg.candidates), deadline, result
-            )
-            if got is not None:
-                retrieved[ch.name] = got
-        # The fallback is never skipped: it is what a degraded answer degrades to.
-        retrieved[self.fallback.name] = self.fallback.retrieve(ctx, max(k, cfg.candidates))
-        fresh = retrieved.get("new")
-        if result.cold_start:
-            # With no history every new item fits a visitor alike: they take the exploration
-            # slot only, rather than outranking the popular items by fusion.
-            retrieved = {name: got for name, got in retrieved.items() if name != "new"}
-        fused = fuse(retrieved, cfg.weights, cfg.fusion_k)
+        cs = self.candidates(ctx, k, result, deadline)
+        retrieved, fresh = cs.retrieved, cs.retrieved.get("new")
+        fused = self._learned_order(cs, result, deadline)
         pool = min(len(fused.items), max(cfg.mmr_pool, k))
-        scores = self._rank_scores(ctx, fused, pool, result, deadline)
+        if fused is cs.fused:
+            scores = self._rank_scores(ctx, fused, pool, result, deadline)
+        else:  # the ranker already weighed every ranking feature
+            scores = fused.scores[:pool].copy()
         positions = self.guard.run(
             "rerank", partial(self._rerank, fused.items[:pool], scores, k), deadline, result
         )
@@ -307,6 +354,17 @@ class Pipeline:
         result.items += [replace(e, score=floor) for e in explore]
         result.stage_ms["total"] = round((self.guard.clock() - start) * 1e3, 3)
         return result
+
+    def _learned_order(self, cs: CandidateSet, result: PipelineResult, deadline: float) -> Fused:
+        """The first ``ranker_candidates`` fused candidates in the learned ranker's order, or
+        the fused order unchanged (no ranker, a cold visitor, or the ranker skipped/failed)."""
+        if self.ranking is None or not self.config.learned_ranker:
+            return cs.fused
+        if result.cold_start or len(cs.fused.items) < 2:
+            return cs.fused  # nothing the ranker learned from: no history to relate items to
+        head = CandidateSet(cs.ctx, cs.fused.head(self.config.ranker_candidates), cs.retrieved)
+        scores = self.guard.run("ranker", partial(self.ranking.scores, head), deadline, result)
+        return cs.fused if scores is None else head.fused.reordered(scores)
 
     def _rank_scores(
         self, ctx: Context, fused: Fused, pool: int, result: PipelineResult, deadline: float

@@ -38,6 +38,16 @@ class Fused:
     channels: tuple[str, ...]
     contributions: NDArray[np.float32]  # (len(channels), len(items)) each channel's fused share
 
+    def head(self, n: int) -> Fused:
+        """The first ``n`` candidates."""
+        return Fused(self.items[:n], self.scores[:n], self.channels, self.contributions[:, :n])
+
+    def reordered(self, scores: NDArray[np.float32]) -> Fused:
+        """The candidates best first by ``scores`` (one per candidate; ties keep fused order),
+        which become their scores; each channel's share stays with its item for the reasons."""
+        order = np.argsort(-scores, kind="stable")
+        return Fused(self.items[order], scores[order], self.channels, self.contributions[:, order])
+
 
 def fuse(retrieved: Mapping[str, Retrieved], weights: Mapping[str, float], k: float) -> Fused:
     """Weighted reciprocal-rank fusion over the union of candidates: sum_c w_c / (k + rank_c).

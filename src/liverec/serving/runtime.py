@@ -21,6 +21,7 @@ from liverec.features.online import LiveState, OnlineConfig
 from liverec.models import kernels
 from liverec.models.component import Servable, ServeContext
 from liverec.serving.cache import CacheConfig
+from liverec.serving.candidates import CandidateFeatures, LearnedRanking
 from liverec.serving.pipeline import Pipeline, PipelineConfig
 from liverec.serving.similar import SimilarItems
 from liverec.serving.snapshot import Snapshot, list_snapshots, load_snapshot
@@ -124,7 +125,23 @@ class Runtime:
         )
         sources = [s.similar for s in servables.values() if s.similar is not None]
         similar = SimilarItems(state.catalog, sources, ctx.vectors)
-        return cls(snapshot, state, servables, pipeline, similar)
+        runtime = cls(snapshot, state, servables, pipeline, similar)
+        rankers = [s.ranker for s in servables.values() if s.ranker is not None]
+        if rankers:
+            pipeline.ranking = LearnedRanking(rankers[0], runtime.candidate_features())
+        return runtime
+
+    def candidate_features(self) -> CandidateFeatures:
+        """The candidate-feature builder over this runtime's channels, features and state."""
+        p = self.pipeline
+        return CandidateFeatures(
+            [c.name for c in (*p.channels, p.fallback)],
+            p.features,
+            self.state.histories,
+            self.state.stats,
+            self.state.catalog,
+            p.vectors,
+        )
 
     def pipeline_for(self, config: PipelineConfig) -> Pipeline:
         """A pipeline over the same channels, features and state with another config (an
@@ -134,10 +151,7 @@ class Runtime:
         key = config.model_dump_json()
         found = self.variants.get(key)
         if found is None:
-            p = self.pipeline
-            found = Pipeline(
-                p.histories, p.catalog, p.channels, p.fallback, config, p.features, p.vectors
-            )
+            found = self.pipeline.with_config(config)
             self.variants[key] = found
         return found
 

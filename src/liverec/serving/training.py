@@ -11,6 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from liverec.data.interactions import Interactions
 from liverec.engine import Executor, LocalExecutor
 from liverec.events.schema import LogEntry, LoggedEvent, LoggedItem
 from liverec.models.component import Component, TrainContext
+from liverec.models.ranker import ExampleSpec, RankingExamples
 from liverec.models.registry import COMPONENTS, component_class, default_components
 from liverec.serving.snapshot import (
     FORMAT,
@@ -84,6 +86,13 @@ class TrainConfig(BaseModel):
             components=tuple(parts),
             params={name: part["config"] for name, part in parts.items()},
         )
+
+    def without_candidate_learners(self) -> TrainConfig:
+        """This config without the components that learn from the pipeline's candidates
+        (what their training examples are proposed by)."""
+        kept = tuple(n for n in self.components if not COMPONENTS[n].learns_from_candidates)
+        params = {n: p for n, p in self.params.items() if n in kept}
+        return self.model_copy(update={"components": kept, "params": params})
 
     def with_optional(self, names: Iterable[str]) -> TrainConfig:
         """This config with optional components (e.g. sasrec) added."""
@@ -185,6 +194,8 @@ def train_snapshot(
         progress=progress,
         executor=executor or LocalExecutor(),
     )
+    if any(c.learns_from_candidates for c in components):
+        ctx.ranking_examples = partial(_ranking_examples, ctx, config, tmp)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     data.save(tmp / "data")
@@ -226,6 +237,31 @@ def train_snapshot(
         os.replace(tmp, final)
     log(f"wrote snapshot {version} to {final} in {manifest['train_seconds']:.1f} s")
     return final
+
+
+def _ranking_examples(
+    ctx: TrainContext, config: TrainConfig, workdir: Path, spec: ExampleSpec
+) -> RankingExamples:
+    """Examples proposed by a pipeline of ``config``'s other components (trained on the data
+    before the window, in a scratch folder of the snapshot being written)."""
+    from liverec.serving.ranker_examples import ranking_examples
+
+    inner = config.without_candidate_learners()
+
+    def train(before: Dataset, root: Path) -> Path:
+        return train_snapshot(
+            before,
+            [],
+            root,
+            inner,
+            log=lambda line: ctx.log(f"    {line}"),
+            models_dir=ctx.models_dir,
+            progress=ctx.progress,
+            check_erasures=False,
+            executor=ctx.executor,
+        )
+
+    return ranking_examples(ctx.data, spec, train, workdir=workdir, log=ctx.log)
 
 
 def _json_default(value: object) -> object:

@@ -1,0 +1,92 @@
+"""Training examples of the learned ranker: one group of candidates per request, in time order.
+
+The serving layer builds them (it owns the pipeline that proposes the candidates); the ranker
+only reads them. A group is the candidate set the live pipeline proposed before one event, the
+item the user then chose labelled 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatMatrix = NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class RankingExamples:
+    """Rows of candidate features, labels and group sizes; groups in time order."""
+
+    features: FloatMatrix  # (rows, len(names)); NaN where a feature says nothing
+    labels: NDArray[np.int8]  # 1 for the item the user chose next
+    groups: NDArray[np.int64]  # rows per request
+    names: tuple[str, ...]
+    requests: int  # requests walked, with or without the chosen item among the candidates
+
+    def __post_init__(self) -> None:
+        if self.features.shape != (len(self.labels), len(self.names)):
+            raise ValueError(
+                f"features {self.features.shape} do not match {len(self.labels)} labels "
+                f"x {len(self.names)} names"
+            )
+        if int(self.groups.sum()) != len(self.labels):
+            raise ValueError("group sizes do not add up to the rows")
+
+    @property
+    def recall(self) -> float:
+        """Share of walked requests whose chosen item was among the candidates."""
+        return len(self.groups) / self.requests if self.requests else 0.0
+
+    def take_groups(self, start: int, stop: int) -> RankingExamples:
+        """Groups ``start:stop`` (in time order) as examples of their own."""
+        offsets = np.concatenate([[0], np.cumsum(self.groups)])
+        lo, hi = int(offsets[start]), int(offsets[stop])
+        return RankingExamples(
+            self.features[lo:hi],
+            self.labels[lo:hi],
+            self.groups[start:stop],
+            self.names,
+            stop - start,
+        )
+
+    def split(self, valid_share: float) -> tuple[RankingExamples, RankingExamples]:
+        """The earlier groups for fitting and the later ``valid_share`` for choosing: by time,
+        as the ranker will be used on requests after those it learned from."""
+        n = len(self.groups)
+        cut = min(n - 1, max(1, round(n * (1 - valid_share))))
+        return self.take_groups(0, cut), self.take_groups(cut, n)
+
+
+def group_ndcg(scores: NDArray[np.floating], examples: RankingExamples, k: int = 10) -> float:
+    """Mean NDCG@k over groups (one relevant item each) when ranked by ``scores``.
+
+    >>> ex = RankingExamples(np.zeros((4, 0), np.float32), np.array([0, 1, 1, 0], np.int8),
+    ...                      np.array([2, 2]), (), 2)
+    >>> round(group_ndcg(np.array([0.9, 0.1, 0.8, 0.2]), ex), 4)  # ranks 2 and 1
+    0.8155
+    """
+    total = 0.0
+    start = 0
+    for size in examples.groups.tolist():
+        s = scores[start : start + size]
+        label = examples.labels[start : start + size]
+        positive = s[label == 1]
+        if len(positive):
+            rank = 1 + int((s > positive[0]).sum())
+            total += 1 / np.log2(rank + 1) if rank <= k else 0.0
+        start += size
+    return total / len(examples.groups) if len(examples.groups) else 0.0
+
+
+@dataclass(frozen=True)
+class ExampleSpec:
+    """How the serving layer gathers ranking examples (the ranker config's part of it)."""
+
+    window_share: float  # the latest share of events whose requests are walked
+    user_events: int  # instead (when > 0): each user's last this many events
+    max_requests: int
+    negatives: int  # candidates kept per request besides the chosen one (sampled)
+    candidates: int  # fused candidates proposed per request
+    seed: int

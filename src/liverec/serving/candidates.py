@@ -1,0 +1,148 @@
+"""The learned ranking stage: features of the fused candidates, scored by the snapshot's ranker.
+
+Every feature is computed over the request's candidates only (a few hundred rows), from state
+the pipeline already holds: what each channel said (its reciprocal rank and raw score), the
+fused score and position, the ranking features (text similarity to the user's profile, the
+transformer's score), item popularity and trend, the user's activity, genre overlap with the
+history, and how similar (by text) each candidate is to the user's recent items and how
+recent the most similar one is. A feature that cannot be known for a request is NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from liverec.core.errors import LiverecError
+from liverec.features.catalog_store import CatalogView
+from liverec.features.content import ItemVectors
+from liverec.features.histories import UserHistoryView
+from liverec.features.itemstats import ItemStatsView
+from liverec.features.request import Context, IntArray, RankingFeature, Retrieved
+from liverec.models.ranker import LearnedRanker
+from liverec.serving.rerank import Fused
+
+FloatMatrix = NDArray[np.float32]
+RECENT = 5  # recent distinct history items the candidates are compared with
+PROFILE = 20  # history events the genre profile is taken over
+# Item- and user-level features after the per-channel and ranking-feature columns.
+TAIL = (
+    "fused_score",
+    "fused_position",
+    "channels",
+    "popularity",
+    "trend",
+    "user_events",
+    "genre_overlap",
+    "text_last",
+    "text_recent_max",
+    "related_recency",
+)
+
+
+@dataclass(frozen=True)
+class CandidateSet:
+    """One request's fused candidates (best first) and what each channel proposed."""
+
+    ctx: Context
+    fused: Fused
+    retrieved: Mapping[str, Retrieved]
+
+
+def positions_in(ranked: IntArray, items: IntArray) -> tuple[IntArray, NDArray[np.bool_]]:
+    """Each item's position in ``ranked`` and whether it is there at all.
+
+    >>> pos, found = positions_in(np.array([7, 3, 9]), np.array([9, 4, 7]))
+    >>> pos[found].tolist(), found.tolist()
+    ([2, 0], [True, False, True])
+    """
+    order = np.argsort(ranked, kind="stable")
+    at = np.searchsorted(ranked[order], items).clip(max=max(len(ranked) - 1, 0))
+    found = (ranked[order][at] == items) if len(ranked) else np.zeros(len(items), bool)
+    return order[at].astype(np.int64), found
+
+
+class CandidateFeatures:
+    """Builds the candidate-feature matrix the learned ranker was trained on."""
+
+    def __init__(
+        self,
+        channels: Sequence[str],
+        features: Sequence[RankingFeature],
+        histories: UserHistoryView,
+        stats: ItemStatsView,
+        catalog: CatalogView,
+        vectors: ItemVectors | None,
+    ) -> None:
+        self.channels = tuple(sorted(channels))
+        self.features = list(features)
+        self.histories, self.stats = histories, stats
+        self.catalog, self.vectors = catalog, vectors
+        per_channel = [f"{c}_{what}" for c in self.channels for what in ("rrank", "score")]
+        self.names = (*per_channel, *(f.name for f in self.features), *TAIL)
+
+    def matrix(self, cs: CandidateSet) -> FloatMatrix:
+        """(candidates, len(names)) float32, rows in the fused order."""
+        items = cs.fused.items
+        out = np.full((len(items), len(self.names)), np.nan, np.float32)
+        for j, name in enumerate(self.channels):
+            got = cs.retrieved.get(name)
+            out[:, 2 * j] = 0.0  # reciprocal rank 0: the channel did not propose it
+            if got is None or not len(got.items):
+                continue
+            pos, found = positions_in(got.items, items)
+            out[found, 2 * j] = 1.0 / (1.0 + pos[found])
+            out[found, 2 * j + 1] = got.scores[pos[found]]
+        col = 2 * len(self.channels)
+        for feature in self.features:
+            values = feature(cs.ctx, items)
+            if values is not None:
+                out[:, col] = values
+            col += 1
+        self._tail(cs, out[:, col:], out[:, : 2 * len(self.channels) : 2])
+        return out
+
+    def _tail(self, cs: CandidateSet, out: FloatMatrix, rranks: FloatMatrix) -> None:
+        items, ctx = cs.fused.items, cs.ctx
+        out[:, 0] = cs.fused.scores
+        out[:, 1] = np.log1p(np.arange(len(items)))
+        out[:, 2] = (rranks > 0).sum(axis=1)
+        out[:, 3] = np.log1p(self.stats.item_weight(items))
+        out[:, 4] = np.log1p(self.stats.trending_scores(items))
+        if ctx.uidx is None:
+            return
+        out[:, 5] = np.log1p(self.histories.event_count(ctx.uidx))
+        history = ctx.history.items[-PROFILE:]
+        if len(history):
+            genres = self.catalog.genre_matrix(items)
+            profile = self.catalog.genre_matrix(history).mean(axis=0)
+            out[:, 6] = (genres @ profile) / np.maximum(genres.sum(axis=1), 1.0)
+        recent, _ = self.histories.recent_distinct(ctx.uidx, RECENT)
+        if self.vectors is not None and len(recent):
+            sims = self.vectors.rows(items) @ self.vectors.rows(recent).T  # (n, recent)
+            out[:, 7] = sims[:, 0]
+            out[:, 8] = sims.max(axis=1)
+            out[:, 9] = 1.0 / (1.0 + sims.argmax(axis=1))
+
+
+class LearnedRanking:
+    """The snapshot's ranker and the features it reads; checked to agree when built."""
+
+    def __init__(self, ranker: LearnedRanker, features: CandidateFeatures) -> None:
+        if ranker.names != features.names:
+            missing = sorted(set(ranker.names) - set(features.names))
+            extra = sorted(set(features.names) - set(ranker.names))
+            raise LiverecError(
+                f"the snapshot's ranker was trained on other candidate features (missing here: "
+                f"{', '.join(missing) or 'none'}; new here: {', '.join(extra) or 'none'}); "
+                "retrain the snapshot"
+            )
+        self.ranker = ranker
+        self.features = features
+
+    def scores(self, cs: CandidateSet) -> NDArray[np.float32]:
+        """One score per fused candidate (higher first)."""
+        return self.ranker.score(self.features.matrix(cs))

@@ -1,0 +1,101 @@
+"""The ranker heads learn known ranking rules from candidate groups, and keep them on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from liverec.models.ranker.component import FUSED_SCORE, RankerConfig, fit_heads
+from liverec.models.ranker.examples import RankingExamples, group_ndcg
+from liverec.models.ranker.heads import (
+    LambdaRankHead,
+    LogisticHead,
+    load_head,
+    save_head,
+    validation_ndcg,
+)
+
+NAMES = ("signal", "noise", FUSED_SCORE)
+
+
+def planted(groups: int, size: int, seed: int, band: bool = False) -> RankingExamples:
+    """Groups whose chosen item is the one with the largest ``signal`` (or, with ``band``, the
+    one whose signal is nearest 0.5, a rule no linear score can express); ``fused_score`` is
+    noise, ``noise`` too, and a tenth of the noise column is missing."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((groups * size, 3)).astype(np.float32)
+    x[rng.random(len(x)) < 0.1, 1] = np.nan
+    labels = np.zeros(len(x), np.int8)
+    for g in range(groups):
+        rows = slice(g * size, (g + 1) * size)
+        target = -np.abs(x[rows, 0] - 0.5) if band else x[rows, 0]
+        labels[g * size + int(np.argmax(target))] = 1
+    return RankingExamples(x, labels, np.full(groups, size, np.int64), NAMES, groups)
+
+
+def test_group_ndcg_is_one_for_the_oracle_order_and_low_for_the_reverse() -> None:
+    ex = planted(200, 20, seed=1)
+    assert group_ndcg(ex.features[:, 0], ex) == pytest.approx(1.0)
+    assert group_ndcg(-ex.features[:, 0], ex) == 0.0  # the chosen item is always last of 20
+
+
+def test_both_heads_learn_a_monotone_rule_and_not_the_noise() -> None:
+    train, valid = planted(400, 20, seed=2), planted(200, 20, seed=3)
+    lgbm = LambdaRankHead.fit(train, valid, {"min_data_in_leaf": 20, "seed": 0}, rounds=100)
+    logistic = LogisticHead.fit(train, l2=1e-4, seed=0)
+    assert validation_ndcg(lgbm, valid) > 0.95
+    assert validation_ndcg(logistic, valid) > 0.95
+    shuffled = planted(400, 20, seed=2)
+    np.random.default_rng(0).shuffle(shuffled.labels)  # labels that no longer follow the signal
+    assert validation_ndcg(LogisticHead.fit(shuffled, 1e-4, 0), valid) < 0.6
+
+
+def test_auto_keeps_the_trees_when_the_rule_is_not_linear() -> None:
+    examples = planted(600, 20, seed=4, band=True)
+    head, facts = fit_heads(examples, RankerConfig(min_data_in_leaf=20, rounds=200))
+    assert facts["head"] == "lightgbm" == head.kind
+    assert facts["valid_ndcg@10"]["lightgbm"] > 0.9 > facts["valid_ndcg@10"]["logistic"]
+    assert facts["valid_ndcg@10_fusion"] < 0.5  # the fused score is noise here
+    assert next(iter(facts["importance"])) == "signal"
+    assert facts["train_groups"] + facts["valid_groups"] == 600
+
+
+@pytest.mark.parametrize("kind", ["lightgbm", "logistic"])
+def test_a_saved_head_scores_exactly_as_before(kind: str, tmp_path: Path) -> None:
+    train, valid = planted(200, 10, seed=5), planted(50, 10, seed=6)
+    head = (
+        LambdaRankHead.fit(train, valid, {"min_data_in_leaf": 10}, rounds=30)
+        if kind == "lightgbm"
+        else LogisticHead.fit(train, 1e-4, 0)
+    )
+    save_head(head, tmp_path / "ranker")
+    loaded = load_head(tmp_path / "ranker")
+    assert loaded.kind == kind
+    np.testing.assert_allclose(loaded.score(valid.features), head.score(valid.features), rtol=1e-6)
+
+
+def test_examples_split_by_time_and_refuse_inconsistent_shapes() -> None:
+    ex = planted(10, 4, seed=7)
+    early, late = ex.split(0.3)
+    assert (len(early.groups), len(late.groups)) == (7, 3)
+    np.testing.assert_array_equal(late.features, ex.features[28:])
+    with pytest.raises(ValueError, match="do not add up"):
+        RankingExamples(ex.features, ex.labels, ex.groups[:-1], NAMES, 10)
+    with pytest.raises(ValueError, match="do not match"):
+        RankingExamples(ex.features[:, :2], ex.labels, ex.groups, NAMES, 10)
+
+
+def test_the_compiled_trees_score_exactly_as_lightgbm_with_missing_values_and_zeros() -> None:
+    rng = np.random.default_rng(8)
+    train = planted(300, 20, seed=8)
+    x = train.features.copy()
+    x[rng.random(x.shape) < 0.2] = 0.0  # zeros take LightGBM's "Zero" missing branch
+    train = RankingExamples(x, train.labels, train.groups, NAMES, 300)
+    head = LambdaRankHead.fit(train, planted(50, 20, seed=9), {"min_data_in_leaf": 5}, 80)
+    probe = rng.normal(0.5, 0.5, (2000, 3)).astype(np.float32)
+    probe[rng.random(probe.shape) < 0.15] = np.nan
+    probe[rng.random(probe.shape) < 0.15] = 0.0
+    expected = head.booster.predict(probe, num_iteration=head.booster.best_iteration or None)
+    np.testing.assert_allclose(head.score(probe), expected, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,121 @@
+"""The learned ranking stage: candidate features with known values, ordering, fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from liverec.core.errors import LiverecError
+from liverec.models.ranker import LearnedRanker
+from liverec.models.ranker.heads import LogisticHead
+from liverec.serving.candidates import CandidateSet
+from liverec.serving.pipeline import PipelineResult
+from liverec.serving.service import LiveService
+
+
+def proposed(service: LiveService, user: str, n: int = 300) -> CandidateSet:
+    pipeline = service.runtime.pipeline
+    uidx = service.user_index(user)
+    assert uidx is not None
+    ctx = pipeline.context(uidx)
+    cs = pipeline.candidates(ctx, 10, PipelineResult(items=[]), float("inf"))
+    return CandidateSet(ctx, cs.fused.head(n), cs.retrieved)
+
+
+def one_feature_ranker(names: tuple[str, ...], feature: str) -> LearnedRanker:
+    """A logistic head that scores by one feature alone (the order is then known)."""
+    weights = np.zeros(len(names), np.float32)
+    weights[names.index(feature)] = 1.0
+    zeros, ones = np.zeros(len(names), np.float32), np.ones(len(names), np.float32)
+    return LearnedRanker(LogisticHead(zeros, ones, weights, 0.0), names)
+
+
+def test_candidate_features_hold_what_each_channel_and_the_state_say(
+    service: LiveService,
+) -> None:
+    cs = proposed(service, "196")
+    builder = service.runtime.candidate_features()
+    x = builder.matrix(cs)
+    col = {name: x[:, j] for j, name in enumerate(builder.names)}
+    items = cs.fused.items.tolist()
+    proposers = np.zeros(len(items))
+    for name, got in cs.retrieved.items():
+        where = {item: p for p, item in enumerate(got.items.tolist())}
+        expected_rrank = [1 / (1 + where[i]) if i in where else 0.0 for i in items]
+        np.testing.assert_allclose(col[f"{name}_rrank"], expected_rrank, rtol=1e-6)
+        expected_score = [got.scores[where[i]] if i in where else np.nan for i in items]
+        np.testing.assert_allclose(col[f"{name}_score"], expected_score, rtol=1e-6)
+        proposers += np.asarray(expected_rrank) > 0
+    np.testing.assert_array_equal(col["channels"], proposers)
+    np.testing.assert_allclose(col["fused_score"], cs.fused.scores)
+    stats = service.runtime.state.stats
+    np.testing.assert_allclose(
+        col["popularity"], np.log1p(stats.item_weight(cs.fused.items)), rtol=1e-6
+    )
+    vectors = service.runtime.pipeline.vectors
+    assert vectors is not None
+    newest = cs.ctx.history.items[-1]
+    np.testing.assert_allclose(
+        col["text_last"],
+        vectors.rows(cs.fused.items) @ vectors.rows(np.array([newest]))[0],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert ((col["genre_overlap"] >= 0) & (col["genre_overlap"] <= 1)).all()
+    np.testing.assert_allclose(col["user_events"], np.log1p(service.profile("196").event_count))
+
+
+def test_the_learned_ranker_orders_the_candidates(service: LiveService) -> None:
+    names = service.runtime.candidate_features().names
+    runtime = service.runtime
+    from liverec.serving.candidates import LearnedRanking
+
+    runtime.pipeline.ranking = LearnedRanking(
+        one_feature_ranker(names, "popularity"), runtime.candidate_features()
+    )
+    pipeline = runtime.pipeline.with_config(
+        runtime.pipeline.config.model_copy(update={"mmr_lambda": 1.0, "dedupe_max_bits": -1})
+    )
+    uidx = service.user_index("196")
+    result = pipeline.recommend(uidx, 10)
+    cs = proposed(service, "196", pipeline.config.ranker_candidates)
+    popularity = runtime.state.stats.item_weight(cs.fused.items)
+    expected = cs.fused.items[np.argsort(-popularity, kind="stable")[:10]]
+    assert [r.item for r in result.items] == expected.tolist()
+    assert "ranker" in result.stage_ms and not result.degraded
+    off = pipeline.with_config(pipeline.config.model_copy(update={"learned_ranker": False}))
+    assert [r.item for r in off.recommend(uidx, 10).items] == cs.fused.items[:10].tolist()
+
+
+class FailingHead:
+    kind = "lightgbm"
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        raise MemoryError("model file unreadable")
+
+    def save(self, directory: object) -> None:
+        raise NotImplementedError
+
+
+def test_a_failing_ranker_falls_back_to_fusion_and_says_so(service: LiveService) -> None:
+    from liverec.serving.candidates import LearnedRanking
+
+    runtime = service.runtime
+    before = service.recommend("196", 10)
+    names = runtime.candidate_features().names
+    runtime.pipeline.ranking = LearnedRanking(
+        LearnedRanker(FailingHead(), names), runtime.candidate_features()
+    )
+    after = runtime.pipeline.recommend(service.user_index("196"), 10)
+    assert after.degraded == ["ranker: failed (MemoryError)"]
+    ids = runtime.state.catalog.ids
+    assert [r.item for r in after.items] == [ids.get(i.item_id) for i in before.items]
+
+
+def test_a_ranker_trained_on_other_features_is_refused(service: LiveService) -> None:
+    from liverec.serving.candidates import LearnedRanking
+
+    features = service.runtime.candidate_features()
+    stale = one_feature_ranker((*features.names[:-1], "item_age"), "popularity")
+    with pytest.raises(LiverecError, match="missing here: item_age"):
+        LearnedRanking(stale, features)
