@@ -34,7 +34,8 @@ def _write_json(path: Path, doc: dict[str, object]) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     """Streaming replay: frozen vs online vs periodically retrained, side by side."""
     from liverec.data.sources import load_dataset
-    from liverec.eval.replay import MODES, format_replay, replay, time_cut
+    from liverec.eval.replay import MODES, format_replay, replay_config, replay_variants, time_cut
+    from liverec.models.registry import COMPONENTS
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     for m in modes:
@@ -48,18 +49,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     train = train_config(args.models if args.models != DEFAULT_EVAL_MODELS else "none")
+    variants = {"": replay_config()}
+    if any(COMPONENTS[n].learns_from_candidates for n in train.components):
+        # the same snapshot served with its learned ranker and with fusion's order
+        variants = {
+            "learned ranker": replay_config(),
+            "fusion only": replay_config({"learned_ranker": False}),
+        }
     results = []
     for mode in modes:
         print(f"  {mode} ...", file=sys.stderr, flush=True)
-        results.append(
-            replay(
-                dataset,
-                split,
-                mode,
-                retrain_every=args.retrain_every,
-                train_config=train,
-                models_dir=settings().models_dir,
-            )
+        results += replay_variants(
+            dataset,
+            split,
+            mode,
+            variants,
+            retrain_every=args.retrain_every,
+            train_config=train,
+            models_dir=settings().models_dir,
         )
     print(f"\nreplay protocol, {split.n_stream:,} events, top-10 shown before each event\n")
     print(format_replay(results))

@@ -56,7 +56,9 @@ def test_auto_keeps_the_trees_when_the_rule_is_not_linear() -> None:
     examples = planted(600, 20, seed=4, band=True)
     head, facts = fit_heads(examples, RankerConfig(min_data_in_leaf=20, rounds=200))
     assert facts["head"] == "lightgbm" == head.kind
-    assert facts["valid_ndcg@10"]["lightgbm"] > 0.9 > facts["valid_ndcg@10"]["logistic"]
+    heads = facts["heads"]
+    assert heads["lightgbm"]["valid_ndcg@10"] > 0.9 > heads["logistic"]["valid_ndcg@10"]
+    assert facts["valid_ndcg@10"] == heads["lightgbm"]["valid_ndcg@10"]
     assert facts["valid_ndcg@10_fusion"] < 0.5  # the fused score is noise here
     assert next(iter(facts["importance"])) == "signal"
     assert facts["train_groups"] + facts["valid_groups"] == 600

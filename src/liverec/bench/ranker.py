@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from liverec.bench.naive import percentiles
 from liverec.core.paths import Paths
 from liverec.data.sources import load_dataset
 from liverec.models.ranker.heads import LambdaRankHead
@@ -36,16 +37,6 @@ class RankerBench:
     snapshot: Path | None = None
     sasrec: bool = False  # train the transformer into the snapshot too (minutes)
     seed: int = 0
-
-
-def quantiles(seconds: list[float]) -> dict[str, float]:
-    """p50 / p99 / max in milliseconds."""
-    ms = np.asarray(seconds) * 1e3
-    return {
-        "p50_ms": round(float(np.percentile(ms, 50)), 4),
-        "p99_ms": round(float(np.percentile(ms, 99)), 4),
-        "max_ms": round(float(ms.max()), 4),
-    }
 
 
 def run_ranker(home: Path, bench: RankerBench, log: Callable[[str], None]) -> dict[str, Any]:
@@ -101,6 +92,6 @@ def _measure(service: LiveService, users: Sequence[str], bench: RankerBench) -> 
         "features": len(ranking.features.names),
         "requests": len(sizes) - warm,
         "candidates_median": int(np.median(sizes[warm:])),
-        "parts": {k: quantiles(v[warm:]) for k, v in parts.items()},
-        "recommend": {k: quantiles(v[warm:]) for k, v in whole.items()},
+        "parts": {k: percentiles([1e3 * t for t in v[warm:]]) for k, v in parts.items()},
+        "recommend": {k: percentiles([1e3 * t for t in v[warm:]]) for k, v in whole.items()},
     }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +94,7 @@ class ReplayResult:
     recommend_ms: list[float] = field(repr=False, default_factory=list)
     ingest_ms: list[float] = field(repr=False, default_factory=list)
     retrain_s: list[float] = field(repr=False, default_factory=list)
+    variant: str = ""  # which service config walked, when several walked one snapshot
 
     def summary(self) -> dict[str, Any]:
         """JSON-able figures."""
@@ -101,6 +102,7 @@ class ReplayResult:
         ing = np.asarray(self.ingest_ms) if self.ingest_ms else None
         return {
             "mode": self.mode,
+            "variant": self.variant,
             "events": self.n_events,
             "hr@10": round(self.hr, 4),
             "ndcg@10": round(self.ndcg, 4),
@@ -137,22 +139,64 @@ def replay(
 
     ``models_dir`` caches the exported text encoder and item embeddings across runs.
     """
-    config = service_config or replay_config()
+    variants = {"": service_config or replay_config()}
+    return replay_variants(
+        dataset,
+        split,
+        mode,
+        variants,
+        k=k,
+        retrain_every=retrain_every,
+        train_config=train_config,
+        workdir=workdir,
+        progress=progress,
+        models_dir=models_dir,
+    )[0]
+
+
+def replay_variants(
+    dataset: Dataset,
+    split: ReplaySplit,
+    mode: Mode,
+    variants: Mapping[str, ServiceConfig],
+    *,
+    k: int = 10,
+    retrain_every: int = 1000,
+    train_config: TrainConfig | None = None,
+    workdir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    models_dir: Path | None = None,
+) -> list[ReplayResult]:
+    """``replay`` once per named service config, every one over the same trained snapshot
+    (so variants differ only in how they serve, e.g. the learned ranker on or off)."""
+    results = []
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         root = Path(tmp) / "snapshots"
         snap_dir = train_snapshot(
             split.train, [], root, train_config, log=lambda *_: None, models_dir=models_dir
         )
-        # The durable SQLite log, as in production, so ingest times include the commit.
-        log = open_event_log(f"sqlite:///{Path(tmp) / 'events.db'}")
-        # the dataset's user ids already are pseudonyms: the service takes them as they are
-        service = LiveService.open(snap_dir, log, config)
-        try:
-            return _walk(
-                dataset, split, mode, service, k, retrain_every, train_config, progress, models_dir
-            )
-        finally:
-            log.close()
+        for n, (name, config) in enumerate(variants.items()):
+            # The durable SQLite log, as in production, so ingest times include the commit.
+            log = open_event_log(f"sqlite:///{Path(tmp) / f'events-{n}.db'}")
+            # the dataset's user ids already are pseudonyms: the service takes them as they are
+            service = LiveService.open(snap_dir, log, config)
+            try:
+                result = _walk(
+                    dataset,
+                    split,
+                    mode,
+                    service,
+                    k,
+                    retrain_every,
+                    train_config,
+                    progress,
+                    models_dir,
+                )
+            finally:
+                log.close()
+            result.variant = name
+            results.append(result)
+    return results
 
 
 def _walk(
@@ -226,7 +270,7 @@ def format_replay(results: Sequence[ReplayResult]) -> str:
         metrics = ("hr@10", "ndcg@10", "diversity@10", "coverage@10")
         rows.append(
             [
-                r.mode,
+                f"{r.mode}, {r.variant}" if r.variant else r.mode,
                 *(f"{s[m]:.4f}" for m in metrics),
                 f"{s['recommend_p50_ms']:.2f}",
                 f"{s['recommend_p99_ms']:.2f}",

@@ -22,7 +22,8 @@ class Recommendation:
     score: Annotated[
         float,
         Field(
-            description="relevance: higher is better, comparable within one answer; the list "
+            description="relevance (the learned ranker's score, or fusion's when the snapshot "
+            "has no ranker): higher is better, comparable within one answer only; the list "
             "order also weighs variety, so a less relevant item may come first when it adds it"
         ),
     ]

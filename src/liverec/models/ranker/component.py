@@ -111,14 +111,14 @@ def fit_heads(examples: RankingExamples, config: RankerConfig) -> tuple[RankerHe
         t = time.perf_counter()
         heads["logistic"] = LogisticHead.fit(train, config.l2, config.seed)
         seconds["logistic"] = round(time.perf_counter() - t, 2)
-    ndcg = {kind: round(validation_ndcg(h, valid), 4) for kind, h in heads.items()}
+    ndcg = {kind: round(float(validation_ndcg(h, valid)), 4) for kind, h in heads.items()}
     fused = valid.features[:, examples.names.index(FUSED_SCORE)]
     chosen = max(ndcg, key=lambda kind: ndcg[kind])
     facts: dict[str, Any] = {
         "head": chosen,
-        "valid_ndcg@10": ndcg,
-        "valid_ndcg@10_fusion": round(group_ndcg(fused, valid), 4),
-        "fit_seconds": seconds,
+        "valid_ndcg@10": ndcg[chosen],
+        "valid_ndcg@10_fusion": round(float(group_ndcg(fused, valid)), 4),
+        "heads": {k: {"valid_ndcg@10": ndcg[k], "fit_seconds": seconds[k]} for k in heads},
         "train_groups": len(train.groups),
         "valid_groups": len(valid.groups),
         "rows": len(examples.labels),
@@ -155,9 +155,10 @@ class RankerComponent(Component):
         head, facts = fit_heads(examples, self.config)
         save_head(head, out)
         (out / "features.json").write_text(json.dumps(list(examples.names)))
+        heads = ", ".join(f"{k} {v['valid_ndcg@10']}" for k, v in facts["heads"].items())
         ctx.log(
-            f"  ranker: {facts['head']} chosen, later-groups NDCG@10 {facts['valid_ndcg@10']} "
-            f"(fusion {facts['valid_ndcg@10_fusion']})"
+            f"  ranker: {facts['head']} chosen; NDCG@10 on the later groups: {heads}, "
+            f"fusion {facts['valid_ndcg@10_fusion']}"
         )
         return facts
 
