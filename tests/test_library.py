@@ -70,6 +70,16 @@ def test_a_new_item_is_recommendable_and_similar_excludes_the_item(
     assert len(sims) == 5 and "50" not in [s.item_id for s in sims]
 
 
+def test_an_event_made_without_a_time_continues_the_historical_datas_clock(
+    rec: liverec.LiveRecommender,
+) -> None:
+    clock = rec.service.event_clock
+    assert clock.kind == "data" and clock.data_latest is not None  # ML-100K ends in 1998
+    rec.ingest([liverec.Event("196", "50", "click")])
+    stamped = rec.profile("196").recent[0].ts
+    assert clock.data_latest <= stamped <= rec.service.now()  # not 28 years later
+
+
 @pytest.mark.parametrize(
     ("bad", "field"),
     [

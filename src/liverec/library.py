@@ -175,6 +175,9 @@ class LiveRecommender:
     def ingest(self, events: Iterable[Event]) -> IngestResult:
         """Log ``events`` durably (all or none); each user's next answer reflects them.
 
+        An event made without ``ts`` is stamped with the service's event clock
+        (``ServiceConfig.event_clock``: on a historical dataset, the data's own time).
+
         Raises
         ------
         InvalidInputError
@@ -245,11 +248,12 @@ def _check_event(event: Event, where: str, latest: float) -> None:
         raise InvalidInputError(f"{where}: expected a liverec.Event, got {type(event).__name__}")
     _check_id(event.user_id, f"{where}.user_id")
     _check_id(event.item_id, f"{where}.item_id")
-    if not isinstance(event.ts, int | float) or not math.isfinite(event.ts):
-        raise InvalidInputError(f"{where}.ts: expected epoch seconds, got {event.ts!r}")
-    problem = time_problem(float(event.ts), latest)
-    if problem is not None:
-        raise InvalidInputError(f"{where}.ts: the time {problem}")
+    if event.stamped:  # an unstamped event gets the service's clock at ingest
+        if not isinstance(event.ts, int | float) or not math.isfinite(event.ts):
+            raise InvalidInputError(f"{where}.ts: expected epoch seconds, got {event.ts!r}")
+        problem = time_problem(float(event.ts), latest)
+        if problem is not None:
+            raise InvalidInputError(f"{where}.ts: the time {problem}")
     value = event.value
     if value is not None and not (isinstance(value, int | float) and 0 <= value <= MAX_VALUE):
         raise InvalidInputError(f"{where}.value: expected a number from 0 to {MAX_VALUE:g}")

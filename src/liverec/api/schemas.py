@@ -52,8 +52,9 @@ class EventIn(BaseModel):
         None,
         ge=0,
         allow_inf_nan=False,
-        description="epoch seconds, at most a day ahead of the server clock; default: when "
-        "received",
+        description="epoch seconds, at most a day ahead of the server clock; default: the "
+        "service's event clock when received (the wall clock, or on a historical dataset the "
+        "data's latest event time plus the time since the service started)",
     )
 
     @model_validator(mode="after")
@@ -70,11 +71,10 @@ class EventIn(BaseModel):
             raise ValueError(f"the time {problem}")
         return ts
 
-    def to_event(self, now: float) -> Event:
-        """The domain event, with the receive time when no timestamp was given."""
-        return Event(
-            self.user_id, self.item_id, EventType.parse(self.type), self.ts or now, self.value
-        )
+    def to_event(self) -> Event:
+        """The domain event; without a timestamp it is unstamped, and the service stamps it
+        with its event clock when it ingests it."""
+        return Event(self.user_id, self.item_id, EventType.parse(self.type), self.ts, self.value)
 
 
 class EventBatch(BaseModel):

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import isfinite
 from typing import TypeAlias
 
 from liverec.core.types import EventType
 from liverec.data.dataset import Item
 
+UNSTAMPED = float("nan")
+"""``Event.ts`` until the service stamps it: a NaN no store accepts (``check_event``). Told
+apart by identity, so a NaN a caller passed stays a bad time, refused as before."""
+
 
 @dataclass(frozen=True, slots=True, init=False)
 class Event:
     """One user behaviour event with raw external ids.
 
-    The type may be given by name, and the time defaults to now:
+    The type may be given by name. Without a time the event is unstamped (``ts`` is
+    ``UNSTAMPED``, a NaN) until the service stamps it at ingest with its event clock
+    (``LiveService.now``: the wall clock, or the data's own time on a historical dataset);
+    the log refuses it unstamped.
 
-    >>> Event("196", "50", "click").type
-    <EventType.CLICK: 1>
+    >>> e = Event("196", "50", "click")
+    >>> e.type, e.stamped, e.at(9e8).ts, Event("196", "50", ts=1.5).at(9e8).ts
+    (<EventType.CLICK: 1>, False, 900000000.0, 1.5)
     """
 
     user_id: str
@@ -42,8 +49,17 @@ class Event:
         setattr_(self, "user_id", user_id)
         setattr_(self, "item_id", item_id)
         setattr_(self, "type", EventType.parse(type) if isinstance(type, str) else type)
-        setattr_(self, "ts", time.time() if ts is None else ts)
+        setattr_(self, "ts", UNSTAMPED if ts is None else ts)
         setattr_(self, "value", value)
+
+    @property
+    def stamped(self) -> bool:
+        """Whether the event has its time (given, or set by the service at ingest)."""
+        return self.ts is not UNSTAMPED
+
+    def at(self, now: float) -> Event:
+        """This event, stamped ``now`` if it has no time yet (a given time is kept)."""
+        return self if self.stamped else replace(self, ts=now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +100,10 @@ def check_event(event: Event) -> None:
     if not isinstance(event.type, EventType):
         raise ValueError(f"event type must be an EventType, got {event.type!r}")
     if not _is_finite_number(event.ts):
-        raise ValueError(f"event ts must be a finite number of epoch seconds, got {event.ts!r}")
+        raise ValueError(
+            f"event ts must be a finite number of epoch seconds, got {event.ts!r} (an event "
+            "made without a time is stamped by LiveService.ingest, not by the log)"
+        )
     if event.value is not None and not _is_finite_number(event.value):
         raise ValueError(f"event value must be a finite number or None, got {event.value!r}")
 

@@ -115,6 +115,12 @@ class LiveState:
         """Items in the live catalog (snapshot items plus items added since)."""
         return len(self.catalog)
 
+    @property
+    def latest_ts(self) -> float:
+        """The latest event time applied (snapshot data and log), -inf before any event;
+        trending keeps it as events arrive, so reading it costs nothing."""
+        return self.stats.trending.latest
+
     def apply(self, entries: Sequence[LogEntry]) -> set[int]:
         """Apply log entries newer than ``applied_seq`` in order; returns the users touched."""
         touched: set[int] = set()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from liverec.data.sources import public_raw_user_ids
+from liverec.serving.clock import ClockKind
 from liverec.serving.results import ItemSearchResult, SearchHit
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ class Overview:
     last_event: float | None
     model_version: str
     sample_users: list[SampleUser]  # empty for imported data (raw ids are never stored)
+    event_clock: ClockKind  # what events sent without a time are stamped with ("data": the
+    # data's time, continuing from its latest event)
 
 
 def overview(service: LiveService, home: Path) -> Overview:
@@ -53,6 +56,7 @@ def overview(service: LiveService, home: Path) -> Overview:
         last_event=float(ts.max()) if len(ts) else None,
         model_version=snapshot.version,
         sample_users=samples(raw, data.interactions.uidx, data.n_users) if raw else [],
+        event_clock=service.event_clock.kind,
     )
 
 

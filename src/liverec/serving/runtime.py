@@ -22,6 +22,7 @@ from liverec.models import kernels
 from liverec.models.component import Servable, ServeContext
 from liverec.serving.cache import CacheConfig
 from liverec.serving.candidates import CandidateFeatures, LearnedRanking
+from liverec.serving.clock import ClockSetting
 from liverec.serving.pipeline import Pipeline, PipelineConfig
 from liverec.serving.similar import SimilarItems
 from liverec.serving.snapshot import Snapshot, list_snapshots, load_snapshot
@@ -65,6 +66,14 @@ class ServiceConfig(BaseModel):
         "4x and cost ~0.3 ms p50 at half load (docs/benchmarks.md)",
     )
     sequence_int8: bool = Field(True, description="run the transformer's int8 graphs (False: fp32)")
+    event_clock: ClockSetting = Field(
+        "auto",
+        description="the time stamped on events sent without one: 'wall' the machine's clock; "
+        "'data' the data's latest event time plus the time since the service opened (so a "
+        "historical dataset's trending and recency are not swamped by one event decades "
+        "later); 'auto' is 'data' when the latest event is over 30 days old at open, else "
+        "'wall'",
+    )
 
 
 @dataclass

@@ -26,6 +26,7 @@ from liverec.events.exposures import Exposure, ExposureLog, MemoryExposureLog
 from liverec.events.schema import Event, LoggedEvent
 from liverec.events.store import EventLog, EventLogError, open_event_log
 from liverec.serving.cache import ResultCache
+from liverec.serving.clock import EventClock
 from liverec.serving.erasure import erase_user
 from liverec.serving.experiments import ActiveExperiment, Experiments, ExperimentStore
 from liverec.serving.interleave import interleave_arms
@@ -78,13 +79,19 @@ class LiveService:
         pseudonyms: Pseudonyms,
         exposures: ExposureLog | None = None,
         experiments: ExperimentStore | None = None,
+        event_clock: EventClock | None = None,
     ) -> None:
         self.config = config
         self.pseudonyms = pseudonyms
         self.log = log_
         self.exposures: ExposureLog = exposures or MemoryExposureLog()
         self.experiments = Experiments(experiments or ExperimentStore(), config.pipeline)
-        self.clock: Callable[[], float] = time.time  # exposure times; a replay sets its own
+        # From the runtime as given: ``open`` has replayed the log into it, so the data's
+        # latest event includes the log's.
+        self.event_clock = event_clock or EventClock(config.event_clock, runtime.state.latest_ts)
+        # Exposures are on the events' clock: attribution compares their times with clicks'.
+        # A replay sets its own.
+        self.clock: Callable[[], float] = self.event_clock.now
         self.exposure_failures = 0
         # A random prefix per service and a counter: unique across processes and restarts
         # for practical purposes, at a fifth of the cost of 8 fresh random bytes per answer.
@@ -114,6 +121,7 @@ class LiveService:
         pseudonyms: Pseudonyms | None = None,
         exposures: ExposureLog | None = None,
         experiments: ExperimentStore | None = None,
+        event_clock: EventClock | None = None,
     ) -> LiveService:
         """Serve ``source`` and replay the log entries it does not contain: the one place a
         service is put together.
@@ -121,7 +129,8 @@ class LiveService:
         ``source`` is a folder of snapshots (the newest one that loads is served), one snapshot
         folder, or a loaded ``Snapshot``. The defaults suit offline use: an in-memory log, the
         default config, and user ids taken as they are (a dataset's ids already are pseudonyms),
-        exposures and experiment definitions in memory.
+        exposures and experiment definitions in memory, and the event clock
+        ``config.event_clock`` asks for, started now.
 
         Raises
         ------
@@ -145,7 +154,7 @@ class LiveService:
             replayed,
             time.perf_counter() - t0,
         )
-        return cls(runtime, log_, root, config, pseudonyms, exposures, experiments)
+        return cls(runtime, log_, root, config, pseudonyms, exposures, experiments, event_clock)
 
     @property
     def runtime(self) -> Runtime:
@@ -167,6 +176,10 @@ class LiveService:
         """Whether a component (the transformer) updates several users per call
         (``prepare``), so callers gain by batching concurrent requests."""
         return self._runtime.has_prepare
+
+    def now(self) -> float:
+        """The time stamped on events that come without one (``ServiceConfig.event_clock``)."""
+        return self.event_clock.now()
 
     def has_item(self, item_id: str) -> bool:
         """Whether ``item_id`` is in the catalog served now."""
@@ -195,6 +208,8 @@ class LiveService:
     def ingest(self, events: Sequence[Event]) -> IngestResult:
         """Log ``events`` durably (all or none), then apply them and drop affected caches.
 
+        An event without a time is stamped ``now()``; a given time is kept as it is.
+
         Raises
         ------
         UnknownIdError
@@ -209,6 +224,9 @@ class LiveService:
             rt = self._runtime
             if self.config.shared_log:
                 rt.catch_up(self.log)
+            # Stamped under the lock: log order is then time order for the clock's events.
+            now = self.now()
+            events = [e.at(now) for e in events]
             ids = rt.state.catalog.ids
             for pos, e in enumerate(events):
                 if e.item_id not in ids:

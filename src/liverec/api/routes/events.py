@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -74,8 +72,7 @@ def parse_events(raw: bytes) -> list[EventIn]:
 async def post_events(request: Request) -> Response:
     """Durably log the events, then answer; the next recommendation reflects them."""
     events = parse_events(await request.body())
-    now = time.time()
-    result = service_of(request).ingest([e.to_event(now) for e in events])
+    result = service_of(request).ingest([e.to_event() for e in events])
     request.state.audit_count = result.accepted
     request.state.events_logged = result.accepted  # the dashboard's events/s
     return Response(orjson.dumps(result), media_type="application/json")

@@ -81,6 +81,6 @@ async def report(name: Name, request: Request) -> Response:
     service = service_of(request)
     config = service.experiments.store.get(name)
     found = await run_in_threadpool(
-        experiment_report, config, service.exposures, service.log, time.time()
+        experiment_report, config, service.exposures, service.log, service.now()
     )
     return _json(found)

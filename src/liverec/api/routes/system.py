@@ -114,8 +114,9 @@ async def _report(request: Request, service: LiveService) -> ExperimentReport | 
     now = time.time()
     cached = getattr(request.app.state, "dashboard_report", None)
     if cached is None or cached[1] != active.config.name or now - cached[0] > REPORT_EVERY_S:
+        # As of the events' clock, which the exposures and events it reads are stamped on.
         report = await run_in_threadpool(
-            experiment_report, active.config, service.exposures, service.log, now
+            experiment_report, active.config, service.exposures, service.log, service.now()
         )
         cached = request.app.state.dashboard_report = (now, active.config.name, report)
     found: ExperimentReport = cached[2]

@@ -235,7 +235,8 @@ async function showOverview() {
   const span = o.first_event === null ? "" : `, events from ${month(o.first_event)} to ${month(o.last_event)}`;
   $("dataset-facts").textContent =
     `Dataset ${o.dataset}: ${o.users.toLocaleString()} users, ${o.items.toLocaleString()} items, ` +
-    `${o.training_events.toLocaleString()} training events${span}.`;
+    `${o.training_events.toLocaleString()} training events${span}.` +
+    (o.event_clock === "data" ? " Your clicks are timed on the data's clock, from its last event on." : "");
   const visitor = `visitor-${Math.random().toString(36).slice(2, 8)}`;
   const samples = [...o.sample_users.map((s) => [s.user_id, `${s.user_id} · ${s.kind}, ${s.events} events`]), [visitor, "a new visitor"]];
   $("sample-users").replaceChildren(
