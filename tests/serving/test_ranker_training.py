@@ -19,7 +19,7 @@ from tests.conftest import UNHURRIED_PIPELINE, tiny_successors
 
 
 def spec(window_share: float = 0.25, user_events: int = 0) -> ExampleSpec:
-    return ExampleSpec(window_share, user_events, 1000, 10, 50, 0)
+    return ExampleSpec(window_share, user_events, 1000, 5, 10, 50, 0)
 
 
 def small() -> Dataset:

@@ -15,7 +15,7 @@ from liverec.core.arrays import ranges
 from liverec.core.types import EventType
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
-from liverec.features.request import Context, Retrieved, top_positions
+from liverec.features.request import Context, FloatArray, Retrieved, top_positions
 from liverec.models import kernels
 from liverec.models.base import IntArray, Recommender, ScoreArray, requires_fit, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
@@ -244,6 +244,61 @@ class ItemCFChannel:
         return Retrieved(nbr[order], sims[order].astype(np.float32))
 
 
+def values_at(items: IntArray, keys: IntArray, values: NDArray[np.floating[Any]]) -> FloatArray:
+    """``values`` of each of ``items`` found among ``keys`` (distinct), 0 for the others.
+
+    >>> values_at(np.array([4, 9, 2]), np.array([2, 4]), np.array([0.5, 0.25])).tolist()
+    [0.25, 0.0, 0.5]
+    """
+    out = np.zeros(len(items), np.float32)
+    if not len(keys):
+        return out
+    order = np.argsort(keys, kind="stable")
+    at = np.searchsorted(keys[order], items).clip(max=len(keys) - 1)
+    found = keys[order][at] == items
+    out[found] = values[order][at[found]]
+    return out
+
+
+class NewestItemSimilarity:
+    """Ranking feature: each candidate's item-CF similarity to the user's newest item (what
+    the next choice most often follows)."""
+
+    name = "itemcf_newest"
+
+    def __init__(self, channel: ItemCFChannel) -> None:
+        self.channel = channel
+
+    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
+        """One similarity per item (0 when not among the newest item's neighbours)."""
+        if not len(ctx.history.items):
+            return None
+        _, nbr, sims = self.channel.contributions(ctx.history.items[-1:].astype(np.int64))
+        return values_at(np.asarray(items, np.int64), nbr, sims)
+
+
+class RelatedRecency:
+    """Ranking feature: how recent the history item most similar to each candidate is,
+    ``1 / (1 + steps back)`` among the last ``REASON_SOURCES`` distinct items (0: none is)."""
+
+    name = "itemcf_recency"
+
+    def __init__(self, channel: ItemCFChannel, decay: float) -> None:
+        self.channel = channel
+        self.decay = decay
+
+    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
+        """One value per item."""
+        recent = ctx.history.items[-self.channel.window :]
+        if not len(recent):
+            return None
+        sources, weights = recency_weights(recent, self.decay)
+        cited = self.channel.most_similar_source(sources, weights, np.asarray(items, np.int64))
+        newest_first = sources[np.argsort(-weights, kind="stable")].tolist()
+        steps = {item: n for n, item in enumerate(newest_first)}
+        return np.array([0.0 if s is None else 1 / (1 + steps[s]) for s in cited], np.float32)
+
+
 class ItemCFComponent(Component):
     """Neighbour lists trained into the snapshot, kept current by the live pair increments."""
 
@@ -268,6 +323,10 @@ class ItemCFComponent(Component):
         return Servable(
             self.name,
             channel=channel,
+            features=(
+                NewestItemSimilarity(channel),
+                RelatedRecency(channel, self.config.recency_decay),
+            ),
             similar=channel,
             weighting=PairWeighting(lists.ref_time, self.config.half_life_days),
             base_item_weight=np.asarray(lists.item_weight, np.float64),

@@ -64,6 +64,20 @@ def propose(pipeline: Pipeline, uidx: int, n: int) -> CandidateSet | None:
     return CandidateSet(ctx, cs.fused.head(n), cs.retrieved)
 
 
+def kept_rows(n: int, positive: int, spec: ExampleSpec, rng: np.random.Generator) -> np.ndarray:
+    """Rows of one group: the chosen one, the best ``hard_negatives`` fused candidates (the
+    ones the ranker must order, hence most to learn from) and ``negatives`` sampled from the
+    rest, in fused order.
+
+    >>> kept_rows(6, 4, ExampleSpec(0.2, 0, 10, 2, 0, 6, 0), np.random.default_rng(0)).tolist()
+    [0, 1, 4]
+    """
+    hard = np.arange(min(spec.hard_negatives, n))
+    rest = np.setdiff1d(np.arange(n), np.append(hard, positive))
+    sampled = rng.choice(rest, min(spec.negatives, len(rest)), replace=False)
+    return np.union1d(np.union1d(hard, sampled), [positive]).astype(np.int64)
+
+
 def walk_examples(
     service: LiveService, data: Dataset, rows: np.ndarray, spec: ExampleSpec
 ) -> RankingExamples:
@@ -84,9 +98,7 @@ def walk_examples(
             cands, matrix = proposed.fused.items, features.matrix(proposed)
             hit = np.flatnonzero(cands == it.iidx[row])
             if len(hit):
-                others = np.flatnonzero(cands != it.iidx[row])
-                take = min(spec.negatives, len(others))
-                keep = np.sort(np.concatenate([hit, rng.choice(others, take, replace=False)]))
+                keep = kept_rows(len(cands), int(hit[0]), spec, rng)
                 blocks.append(matrix[keep])
                 labels.append((keep == hit[0]).astype(np.int8))
                 groups.append(len(keep))

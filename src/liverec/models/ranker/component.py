@@ -52,7 +52,13 @@ class RankerConfig(BaseModel):
         "window_share of all (0); on the ML-100K validation split the time window ranked better",
     )
     max_requests: int = Field(20_000, ge=10, description="requests walked at most")
-    negatives: int = Field(100, ge=1, description="candidates kept per request besides the chosen")
+    hard_negatives: int = Field(
+        0,
+        ge=0,
+        description="the best fused candidates always kept per request (on the ML-100K "
+        "validation split 100 of them plus 50 sampled ranked worse than 100 sampled)",
+    )
+    negatives: int = Field(100, ge=0, description="candidates sampled per request")
     candidates: int = Field(300, ge=10, description="fused candidates proposed per request")
     valid_share: float = Field(0.25, gt=0, lt=1, description="later groups used for choosing")
     num_leaves: int = Field(31, ge=2)
@@ -68,6 +74,7 @@ class RankerConfig(BaseModel):
             self.window_share,
             self.user_events,
             self.max_requests,
+            self.hard_negatives,
             self.negatives,
             self.candidates,
             self.seed,

@@ -87,6 +87,7 @@ class ExampleSpec:
     window_share: float  # the latest share of events whose requests are walked
     user_events: int  # instead (when > 0): each user's last this many events
     max_requests: int
-    negatives: int  # candidates kept per request besides the chosen one (sampled)
+    hard_negatives: int  # the best fused candidates always kept per request
+    negatives: int  # candidates sampled from the rest per request
     candidates: int  # fused candidates proposed per request
     seed: int
