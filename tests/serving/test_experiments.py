@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from liverec.core.errors import ConfigError
 from liverec.core.privacy import Pseudonyms
 from liverec.events.exposures import Exposure, MemoryExposureLog
-from liverec.events.store import open_event_log
+from liverec.events.store import EventLogError, open_event_log
 from liverec.serving.erasure import erase_user
 from liverec.serving.experiments import (
     ActiveExperiment,
@@ -179,6 +180,25 @@ def test_an_interleaved_answer_merges_both_arms_and_logs_each_items_team(
     ids = lab.runtime.state.catalog.ids
     for item, team in zip(logged.items, logged.teams, strict=True):
         assert ids.index(item) in lists[team]
+
+
+class BrokenExposureLog(MemoryExposureLog):
+    def append(self, exposures: Sequence[Exposure]) -> None:
+        raise EventLogError("exposures.db is locked")
+
+
+@pytest.mark.parametrize("mode", ["ab", "interleave"])
+def test_a_failing_exposure_log_costs_the_experiment_data_not_the_answer(
+    snapshot: Snapshot, pseudonyms: Pseudonyms, mode: str
+) -> None:
+    config = ServiceConfig(pipeline=UNHURRIED_PIPELINE)
+    broken = LiveService.open(
+        snapshot, config=config, pseudonyms=pseudonyms, exposures=BrokenExposureLog()
+    )
+    broken.experiments.define(two_arms(mode=mode, mmr_lambda=0.3))
+    answer = broken.recommend("196")
+    assert answer.items and answer.request_id and answer.experiment == "e"
+    assert broken.exposure_failures == 1
 
 
 def test_erasing_a_user_deletes_their_exposures(tmp_path: Path) -> None:

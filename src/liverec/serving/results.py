@@ -6,10 +6,15 @@ here shows up in both places at once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field
+
+if TYPE_CHECKING:
+    from liverec.features.catalog_store import CatalogView
+    from liverec.serving.pipeline import Recommended
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,22 @@ class Recommendation:
         bool,
         Field(description="in the exploration slot: a new item shown to learn how people like it"),
     ] = False
+
+
+def shown_items(catalog: CatalogView, picked: Sequence[Recommended]) -> list[Recommendation]:
+    """The pipeline's picks as the user sees them: catalog entries with score and reasons."""
+    shown = catalog.items([r.item for r in picked])
+    return [
+        Recommendation(
+            it.item_id,
+            it.display_title,
+            list(it.genres),
+            round(r.score, 6),
+            r.reasons,
+            r.explore,
+        )
+        for r, it in zip(picked, shown, strict=True)
+    ]
 
 
 @dataclass(frozen=True)

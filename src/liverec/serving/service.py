@@ -8,30 +8,26 @@ cached answers are dropped: the next recommendation reflects it (read-your-write
 
 from __future__ import annotations
 
-import itertools
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from random import Random
 
 from liverec.core.errors import LiverecError, UnknownIdError
 from liverec.core.privacy import Pseudonyms
 from liverec.core.types import EventType
 from liverec.data.catalog import Item
-from liverec.events.exposures import Exposure, ExposureLog, MemoryExposureLog
+from liverec.events.exposures import ExposureLog, MemoryExposureLog
 from liverec.events.schema import Event, LoggedEvent
 from liverec.events.store import EventLog, EventLogError, open_event_log
 from liverec.serving.cache import ResultCache
 from liverec.serving.clock import EventClock
 from liverec.serving.erasure import erase_user
-from liverec.serving.experiments import ActiveExperiment, Experiments, ExperimentStore
-from liverec.serving.interleave import interleave_arms
+from liverec.serving.experiments import Experiments, ExperimentStore
+from liverec.serving.exposure import ExperimentExposure
 from liverec.serving.loghead import CAUGHT_UP, LogHead
-from liverec.serving.pipeline import Recommended
 from liverec.serving.results import (
     HistoryEvent,
     IngestResult,
@@ -40,6 +36,7 @@ from liverec.serving.results import (
     SimilarResult,
     UserErasure,
     UserProfile,
+    shown_items,
 )
 from liverec.serving.runtime import Runtime, ServiceConfig, freeze_long_lived, newest_runtime
 from liverec.serving.snapshot import MANIFEST, Snapshot, list_snapshots, load_snapshot
@@ -84,19 +81,11 @@ class LiveService:
         self.config = config
         self.pseudonyms = pseudonyms
         self.log = log_
-        self.exposures: ExposureLog = exposures or MemoryExposureLog()
         self.experiments = Experiments(experiments or ExperimentStore(), config.pipeline)
         # From the runtime as given: ``open`` has replayed the log into it, so the data's
         # latest event includes the log's.
         self.event_clock = event_clock or EventClock(config.event_clock, runtime.state.latest_ts)
-        # Exposures are on the events' clock: attribution compares their times with clicks'.
-        # A replay sets its own.
-        self.clock: Callable[[], float] = self.event_clock.now
-        self.exposure_failures = 0
-        # A random prefix per service and a counter: unique across processes and restarts
-        # for practical purposes, at a fifth of the cost of 8 fresh random bytes per answer.
-        self._id_prefix = secrets.token_hex(4)
-        self._id_counter = itertools.count()
+        self.exposure = ExperimentExposure(exposures or MemoryExposureLog(), self.event_clock.now)
         self.snapshots = snapshots
         self._runtime = runtime
         self.cache: ResultCache[RecommendationResult] = ResultCache(config.cache, answer_bytes)
@@ -155,6 +144,25 @@ class LiveService:
             time.perf_counter() - t0,
         )
         return cls(runtime, log_, root, config, pseudonyms, exposures, experiments, event_clock)
+
+    @property
+    def exposures(self) -> ExposureLog:
+        """Where experiment answers are logged (``ExperimentExposure``)."""
+        return self.exposure.log
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The time stamped on exposures: the events' clock unless a replay sets its own."""
+        return self.exposure.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self.exposure.clock = clock
+
+    @property
+    def exposure_failures(self) -> int:
+        """Exposures lost to a failing exposure log (their answers were still served)."""
+        return self.exposure.failures
 
     @property
     def runtime(self) -> Runtime:
@@ -278,7 +286,11 @@ class LiveService:
         pseudonym = self.pseudonyms.of(user_id)
         experiment = self.experiments.current()
         if experiment is not None and experiment.config.mode == "interleave":
-            return self._interleaved(experiment, user_id, pseudonym, k, explain, exclude, genres)
+            merged = self.exposure.interleaved(
+                experiment, rt, user_id, pseudonym, k, explain, self._excluded(exclude), genres
+            )
+            self._count_computed(merged.degraded, merged.stage_ms)
+            return merged
         arm = experiment.assign(pseudonym) if experiment is not None else ""
         uidx = state.users.get(pseudonym)
         count = state.histories.event_count(uidx) if uidx is not None else 0
@@ -294,20 +306,18 @@ class LiveService:
                 rt.pipeline if experiment is None else rt.pipeline_for(experiment.pipelines[arm])
             )
             out = pipeline.recommend(uidx, k, self._excluded(exclude), genres, explain)
+            items = shown_items(state.catalog, out.items)
             answer = RecommendationResult(
-                "", self._shown(out.items), rt.version, out.degraded, out.cold_start, False, 0.0
+                "", items, rt.version, out.degraded, out.cold_start, False, 0.0
             )
             stage_ms = out.stage_ms
-            self.answers += 1
-            self.degraded_answers += bool(out.degraded)
-            self.telemetry.answer(cached=False, degraded=bool(out.degraded))
-            self.telemetry.stages(out.stage_ms)
+            self._count_computed(out.degraded, out.stage_ms)
             # A degraded answer is not cached: the next request should try the full pipeline.
             if not out.degraded:  # cached under the pseudonym, without the caller's id
                 self.cache.put(pseudonym, params, count, version, answer)
-        request_id = self._request_id()
+        request_id = self.exposure.request_id()
         if experiment is not None:
-            self._expose(request_id, experiment.name, arm, pseudonym, answer.items, ())
+            self.exposure.record(request_id, experiment.name, arm, pseudonym, answer.items)
         return RecommendationResult(
             user_id,
             answer.items,
@@ -322,95 +332,16 @@ class LiveService:
             arm or None,
         )
 
-    def _request_id(self) -> str:
-        return f"{self._id_prefix}{next(self._id_counter) & 0xFFFFFFFF:08x}"
-
     def _excluded(self, exclude: Sequence[str]) -> list[int]:
         ids = self._runtime.state.catalog.ids
         return [i for i in (ids.get(x) for x in exclude) if i is not None]
 
-    def _shown(self, picked: Sequence[Recommended]) -> list[Recommendation]:
-        shown = self._runtime.state.catalog.items([r.item for r in picked])
-        return [
-            Recommendation(
-                it.item_id,
-                it.display_title,
-                list(it.genres),
-                round(r.score, 6),
-                r.reasons,
-                r.explore,
-            )
-            for r, it in zip(picked, shown, strict=True)
-        ]
-
-    def _interleaved(
-        self,
-        experiment: ActiveExperiment,
-        user_id: str,
-        pseudonym: str,
-        k: int,
-        explain: bool,
-        exclude: Sequence[str],
-        genres: Sequence[str],
-    ) -> RecommendationResult:
-        """Both arms' lists merged by team draft; not cached, since every answer draws anew."""
-        t0 = time.perf_counter()
-        rt = self._runtime
-        arms = [a.name for a in experiment.config.arms]
-        request_id = self._request_id()
-        out, teams = interleave_arms(
-            [(a, rt.pipeline_for(experiment.pipelines[a])) for a in arms],
-            rt.state.users.get(pseudonym),
-            k,
-            self._excluded(exclude),
-            genres,
-            explain,
-            Random(request_id),
-        )
-        items = self._shown(out.items)
-        self._expose(request_id, experiment.name, "+".join(arms), pseudonym, items, teams)
+    def _count_computed(self, degraded: Sequence[str], stage_ms: dict[str, float]) -> None:
+        """Count an answer computed (not served from the cache) for metrics and the dashboard."""
         self.answers += 1
-        self.degraded_answers += bool(out.degraded)
-        self.telemetry.answer(cached=False, degraded=bool(out.degraded))
-        self.telemetry.stages(out.stage_ms)
-        return RecommendationResult(
-            user_id,
-            items,
-            rt.version,
-            out.degraded,
-            out.cold_start,
-            False,
-            round((time.perf_counter() - t0) * 1e3, 3),
-            out.stage_ms,
-            request_id,
-            experiment.name,
-            "interleave:" + "+".join(arms),
-        )
-
-    def _expose(
-        self,
-        request_id: str,
-        experiment: str,
-        arm: str,
-        pseudonym: str,
-        items: Sequence[Recommendation],
-        teams: tuple[str, ...],
-    ) -> None:
-        """Log what was shown; a failing exposure log costs the experiment data, not the answer."""
-        exposure = Exposure(
-            request_id,
-            experiment,
-            arm,
-            pseudonym,
-            self.clock(),
-            tuple(r.item_id for r in items),
-            teams,
-        )
-        try:
-            self.exposures.append([exposure])
-        except EventLogError:
-            self.exposure_failures += 1
-            log.warning("exposure of request %s not logged", request_id, exc_info=True)
+        self.degraded_answers += bool(degraded)
+        self.telemetry.answer(cached=False, degraded=bool(degraded))
+        self.telemetry.stages(stage_ms)
 
     def prepare(self, user_ids: Sequence[str]) -> int:
         """Update per-user model state (the transformer's) for several users at once;
@@ -506,7 +437,7 @@ class LiveService:
             home=home,
             dataset=dataset,
             log=self.log,
-            exposures=self.exposures,
+            exposures=self.exposure.log,
             snapshots=self.snapshots,
             models_dir=models_dir,
             progress=log.info,
