@@ -61,9 +61,11 @@ class RankerConfig(BaseModel):
     negatives: int = Field(100, ge=0, description="candidates sampled per request")
     candidates: int = Field(300, ge=10, description="fused candidates proposed per request")
     valid_share: float = Field(0.25, gt=0, lt=1, description="later groups used for choosing")
-    num_leaves: int = Field(31, ge=2)
-    learning_rate: float = Field(0.05, gt=0)
-    min_data_in_leaf: int = Field(50, ge=1)
+    # Chosen on the ML-100K validation split (pipeline NDCG@10 without the transformer):
+    # 15 / 200 / 0.03 gave 0.1333, 31 / 50 / 0.05 0.1285, 15 / 400 0.1301, 7 / 400 0.1235.
+    num_leaves: int = Field(15, ge=2, description="leaves per tree")
+    learning_rate: float = Field(0.03, gt=0)
+    min_data_in_leaf: int = Field(200, ge=1, description="rows a leaf holds at least")
     rounds: int = Field(500, ge=1, description="trees at most (early stopping on the later groups)")
     l2: float = Field(1e-4, ge=0, description="logistic head: weight penalty")
     seed: int = 0
