@@ -75,7 +75,7 @@ def group_ndcg(scores: NDArray[np.floating], examples: RankingExamples, k: int =
         positive = s[label == 1]
         if len(positive):
             rank = 1 + int((s > positive[0]).sum())
-            total += 1 / np.log2(rank + 1) if rank <= k else 0.0
+            total += 1 / float(np.log2(rank + 1)) if rank <= k else 0.0
         start += size
     return total / len(examples.groups) if len(examples.groups) else 0.0
 
