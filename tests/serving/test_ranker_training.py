@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,18 @@ def test_the_served_ranker_puts_the_planted_successor_first(
     # measured: 34 of 60 with the ranker, 22 with fusion's order
     learned, baseline = successor_first(ranked), successor_first(fused)
     assert learned >= 30 and learned >= baseline + 6
+
+
+def test_a_snapshot_whose_ranker_reads_other_features_serves_fusion(
+    ranked_snapshot: Path, pseudonyms: Pseudonyms, tmp_path: Path
+) -> None:
+    copy = tmp_path / ranked_snapshot.name
+    shutil.copytree(ranked_snapshot, copy)
+    names = tmp_path / copy.name / "ranker" / "features.json"
+    names.write_text(json.dumps([*json.loads(names.read_text()), "item_age"]))
+    service = LiveService.open(
+        copy, config=ServiceConfig(pipeline=UNHURRIED_PIPELINE), pseudonyms=pseudonyms
+    )
+    assert service.runtime.pipeline.ranking is None
+    answer = service.recommend("u1", 10)
+    assert len(answer.items) == 10 and not answer.degraded

@@ -137,7 +137,10 @@ class Runtime:
         runtime = cls(snapshot, state, servables, pipeline, similar)
         rankers = [s.ranker for s in servables.values() if s.ranker is not None]
         if rankers:
-            pipeline.ranking = LearnedRanking(rankers[0], runtime.candidate_features())
+            try:
+                pipeline.ranking = LearnedRanking(rankers[0], runtime.candidate_features())
+            except LiverecError as e:  # the ranker is an improvement, never a requirement
+                log.warning("snapshot %s: serving fusion's order: %s", snapshot.version, e)
         return runtime
 
     def candidate_features(self) -> CandidateFeatures:
