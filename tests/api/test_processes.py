@@ -13,6 +13,7 @@ import pytest
 
 from liverec.bench.durability import DurabilityBench, run_durability
 from liverec.bench.server import Server, call
+from liverec.core.paths import Paths
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,8 @@ def server_home(session_home: Path, snapshot_dir: Path, tmp_path: Path) -> Path:
     """A home with the fetched dataset and a copy of the session snapshot."""
     home = tmp_path / "home"
     shutil.copytree(session_home / "datasets", home / "datasets")
-    shutil.copytree(snapshot_dir, home / "snapshots" / snapshot_dir.name)
+    # where serving looks (else every replica trains a snapshot of its own first)
+    shutil.copytree(snapshot_dir, Paths(home).snapshots("ml-100k") / snapshot_dir.name)
     # `liverec train` in these tests reuses the session's exported encoder and embeddings
     (home / "models").symlink_to(session_home / "models", target_is_directory=True)
     return home

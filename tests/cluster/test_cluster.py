@@ -24,6 +24,7 @@ from liverec.cluster import control
 from liverec.cluster.process import alive, free_port, http_ok
 from liverec.cluster.supervisor import ClusterPlan, ClusterState
 from liverec.core.errors import LiverecError
+from liverec.core.paths import Paths
 from liverec.core.privacy import Pseudonyms
 from liverec.events.redis_log import RedisEventLog
 from liverec.events.schema import LoggedEvent
@@ -41,7 +42,8 @@ def cluster_home(
     """A home with the fetched dataset and a copy of the session snapshot."""
     home = tmp_path_factory.mktemp("cluster-home")
     shutil.copytree(session_home / "datasets", home / "datasets")
-    shutil.copytree(snapshot_dir, home / "snapshots" / snapshot_dir.name)
+    # where serving looks (else every replica trains a snapshot of its own first)
+    shutil.copytree(snapshot_dir, Paths(home).snapshots(DATASET) / snapshot_dir.name)
     return home
 
 
