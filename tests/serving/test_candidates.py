@@ -119,3 +119,34 @@ def test_a_ranker_trained_on_other_features_is_refused(service: LiveService) -> 
     stale = one_feature_ranker((*features.names[:-1], "item_age"), "popularity")
     with pytest.raises(LiverecError, match="missing here: item_age"):
         LearnedRanking(stale, features)
+
+
+def test_positions_in_an_empty_list_find_nothing() -> None:
+    from liverec.serving.candidates import positions_in
+
+    pos, found = positions_in(np.zeros(0, np.int64), np.array([3, 1]))
+    assert found.tolist() == [False, False] and len(pos) == 2
+
+
+def test_item_cf_features_agree_with_the_reasons_and_the_neighbour_lists(
+    service: LiveService,
+) -> None:
+    from liverec.models.itemcf import recency_weights
+
+    cs = proposed(service, "196")
+    features = {f.name: f for f in service.runtime.pipeline.features}
+    recency = features["itemcf_recency"]
+    channel = recency.channel  # type: ignore[attr-defined]
+    items = cs.fused.items
+    # oracle: the history item each reason would cite, and how many distinct items back it is
+    sources, weights = recency_weights(cs.ctx.history.items[-channel.window :], recency.decay)  # type: ignore[attr-defined]
+    cited = channel.most_similar_source(sources, weights, items)
+    newest_first = sources[np.argsort(-weights, kind="stable")].tolist()
+    expected = [0.0 if c is None else 1 / (1 + newest_first.index(c)) for c in cited]
+    np.testing.assert_allclose(recency(cs.ctx, items), expected, rtol=1e-6)
+    # oracle: the newest item's full neighbour list, looked up item by item
+    _, nbr, sims = channel.contributions(cs.ctx.history.items[-1:])
+    table = dict(zip(nbr.tolist(), sims.tolist(), strict=True))
+    newest = features["itemcf_newest"](cs.ctx, items)
+    np.testing.assert_allclose(newest, [table.get(i, 0.0) for i in items.tolist()], rtol=1e-5)
+    assert 0 < np.count_nonzero(newest) < len(items)  # the test can tell right from wrong

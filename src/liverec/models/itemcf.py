@@ -37,6 +37,7 @@ SEARCH_SPACE: dict[str, list[Any]] = {
 
 
 REASON_SOURCES = 12  # recent distinct history items a reason may cite
+RELATED_SOURCES = REASON_SOURCES  # recent distinct items the ranker's recency feature reads
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,11 @@ class ItemCFChannel:
             )  # fmt: skip
             return scratch.take(int(t))
 
-    def contributions(self, sources: IntArray) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
-        """(source position, neighbour, similarity) of every neighbour of the ``sources``."""
+    def contributions(
+        self, sources: IntArray, among: IntArray | None = None
+    ) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
+        """(source position, neighbour, similarity) of every neighbour of the ``sources``
+        (only those in ``among``, sorted, when given: the rest is never scored)."""
         lists = self.lists
         inside = np.flatnonzero(sources < lists.n_items)
         lo = np.asarray(lists.indptr[sources[inside]], np.int64)
@@ -166,6 +170,9 @@ class ItemCFChannel:
         src = np.concatenate([src, p_src])
         nbr = np.concatenate([nbr, p_nbr])
         weight = np.concatenate([weight, p_w.astype(np.float64)])
+        if among is not None and len(among):  # whole (source, neighbour) keys go together
+            wanted = among[np.searchsorted(among, nbr).clip(max=len(among) - 1)] == nbr
+            src, nbr, weight = src[wanted], nbr[wanted], weight[wanted]
         if len(p_src):  # a pair in the lists and in the increments: one entry, summed
             key = src * (1 << 32) + nbr
             uniq, inverse = np.unique(key, return_inverse=True)
@@ -273,13 +280,15 @@ class NewestItemSimilarity:
         """One similarity per item (0 when not among the newest item's neighbours)."""
         if not len(ctx.history.items):
             return None
-        _, nbr, sims = self.channel.contributions(ctx.history.items[-1:].astype(np.int64))
-        return values_at(np.asarray(items, np.int64), nbr, sims)
+        items = np.asarray(items, np.int64)
+        newest = ctx.history.items[-1:].astype(np.int64)
+        _, nbr, sims = self.channel.contributions(newest, among=np.sort(items))
+        return values_at(items, nbr, sims)
 
 
 class RelatedRecency:
     """Ranking feature: how recent the history item most similar to each candidate is,
-    ``1 / (1 + steps back)`` among the last ``REASON_SOURCES`` distinct items (0: none is)."""
+    ``1 / (1 + steps back)`` among the last ``RELATED_SOURCES`` distinct items (0: none is)."""
 
     name = "itemcf_recency"
 
@@ -290,13 +299,18 @@ class RelatedRecency:
     def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
         """One value per item."""
         recent = ctx.history.items[-self.channel.window :]
-        if not len(recent):
+        if not len(recent) or not len(items):
             return None
         sources, weights = recency_weights(recent, self.decay)
-        cited = self.channel.most_similar_source(sources, weights, np.asarray(items, np.int64))
-        newest_first = sources[np.argsort(-weights, kind="stable")].tolist()
-        steps = {item: n for n, item in enumerate(newest_first)}
-        return np.array([0.0 if s is None else 1 / (1 + steps[s]) for s in cited], np.float32)
+        newest_first = sources[np.argsort(-weights, kind="stable")[:RELATED_SOURCES]]
+        items = np.asarray(items, np.int64)
+        src, nbr, sims = self.channel.contributions(newest_first, among=np.sort(items))
+        keep = sims > 0
+        src, nbr, sims = src[keep], nbr[keep], sims[keep]
+        # per neighbour: the most similar source (on exact ties the older, as the reasons do)
+        order = np.lexsort((-src, -sims, nbr))
+        first = order[np.r_[True, nbr[order][1:] != nbr[order][:-1]]] if len(order) else order
+        return values_at(items, nbr[first], 1.0 / (1.0 + src[first]))
 
 
 class ItemCFComponent(Component):

@@ -59,10 +59,11 @@ def positions_in(ranked: IntArray, items: IntArray) -> tuple[IntArray, NDArray[n
     >>> pos[found].tolist(), found.tolist()
     ([2, 0], [True, False, True])
     """
+    if not len(ranked):
+        return np.zeros(len(items), np.int64), np.zeros(len(items), bool)
     order = np.argsort(ranked, kind="stable")
-    at = np.searchsorted(ranked[order], items).clip(max=max(len(ranked) - 1, 0))
-    found = (ranked[order][at] == items) if len(ranked) else np.zeros(len(items), bool)
-    return order[at].astype(np.int64), found
+    at = np.searchsorted(ranked[order], items).clip(max=len(ranked) - 1)
+    return order[at].astype(np.int64), ranked[order][at] == items
 
 
 class CandidateFeatures:
