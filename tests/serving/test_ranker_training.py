@@ -56,6 +56,7 @@ def ranked_snapshot(
     return train_snapshot(tiny, [], root, config, log=lambda *_: None, models_dir=models_dir)
 
 
+@pytest.mark.slow  # trains a snapshot with the ranker: 4.6 s measured
 def test_a_snapshot_with_the_ranker_records_how_it_was_chosen(ranked_snapshot: Path) -> None:
     meta = load_snapshot(ranked_snapshot).components["ranker"].meta
     assert meta["head"] in ("lightgbm", "logistic")
@@ -78,6 +79,7 @@ def successor_first(service: LiveService) -> int:
     return hits
 
 
+@pytest.mark.slow  # trains a snapshot with the ranker: 4.6 s measured
 def test_the_served_ranker_puts_the_planted_successor_first(
     ranked_snapshot: Path, pseudonyms: Pseudonyms
 ) -> None:
@@ -94,6 +96,7 @@ def test_the_served_ranker_puts_the_planted_successor_first(
     assert learned >= 30 and learned >= baseline + 6
 
 
+@pytest.mark.slow  # trains a snapshot with the ranker: 4.6 s measured
 def test_a_snapshot_whose_ranker_reads_other_features_serves_fusion(
     ranked_snapshot: Path, pseudonyms: Pseudonyms, tmp_path: Path
 ) -> None:
