@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,3 +50,31 @@ def test_sqlite_exposures_survive_a_reopen(tmp_path: Path) -> None:
 def test_an_unknown_scheme_is_refused_with_the_accepted_ones() -> None:
     with pytest.raises(ConfigError, match="memory://"):
         open_exposure_log("redis://x")
+
+
+@pytest.mark.parametrize("store", ["exposures", "events"])
+def test_processes_opening_one_new_store_together_all_succeed(store: str, tmp_path: Path) -> None:
+    """Replicas start together: without waiting out the WAL switch, about one start in ten
+    failed with "database is locked" (measured with six threads, 30 rounds)."""
+    from liverec.events.exposures import SqliteExposureLog
+    from liverec.events.sqlite import SqliteEventLog
+
+    opener = SqliteExposureLog if store == "exposures" else SqliteEventLog
+    errors: list[Exception] = []
+    for round_ in range(30):
+        path = tmp_path / f"{round_}.db"
+        barrier = threading.Barrier(6)
+
+        def open_one(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                opener(path).close()
+            except Exception as e:  # collected: the assertion below names it
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from liverec.core.errors import ConfigError
+from liverec.events.sqlite import enable_wal
 from liverec.events.store import EventLogError
 
 ITEM_SEP = "\x1f"  # unit separator: item ids may hold any printable character, never this
@@ -149,7 +150,7 @@ class SqliteExposureLog(ExposureLog):
                 isolation_level=None,
                 check_same_thread=False,  # the lock serialises use of the one connection
             )
-            self._conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            enable_wal(self._conn, busy_timeout_ms / 1000)
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA secure_delete = ON")
             self._conn.execute(_CREATE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -48,6 +49,24 @@ _DELETE_USER = f"DELETE FROM log WHERE kind = {_EVENT} AND user_id = ?"
 _TYPES = tuple(EventType)
 
 
+def enable_wal(conn: sqlite3.Connection, timeout_s: float) -> str:
+    """Switch ``conn``'s database to WAL and return the journal mode it is in.
+
+    Processes opening one new database at once race to switch it, and SQLite answers the
+    loser with "database is locked" at once, without waiting out its busy timeout (two
+    replicas starting together failed so): retry until ``timeout_s`` has passed.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(mode)
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class SqliteEventLog(EventLog):
     """EventLog in a SQLite file (WAL journal); several processes may append and read at once.
 
@@ -86,6 +105,7 @@ class SqliteEventLog(EventLog):
             raise ConfigError(f"sqlite busy_timeout_ms must be >= 0, got {busy_timeout_ms}")
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.busy_timeout_s = busy_timeout_ms / 1000
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # check_same_thread=False: FastAPI may call from its threadpool; self._lock
@@ -261,7 +281,7 @@ class SqliteEventLog(EventLog):
         return self._conn
 
     def _setup(self, conn: sqlite3.Connection, synchronous: str) -> None:
-        (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        mode = enable_wal(conn, self.busy_timeout_s)
         if mode != "wal":
             # e.g. ':memory:' or a file system without shared memory: the durability and
             # multi-process promises above would not hold.
