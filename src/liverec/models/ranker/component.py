@@ -59,7 +59,12 @@ class RankerConfig(BaseModel):
         "validation split 100 of them plus 50 sampled ranked worse than 100 sampled)",
     )
     negatives: int = Field(100, ge=0, description="candidates sampled per request")
-    candidates: int = Field(300, ge=10, description="fused candidates proposed per request")
+    candidates: int = Field(
+        300,
+        ge=10,
+        description="fused candidates proposed per request (as the pipeline's "
+        "ranker_candidates: the ranker learns on lists as long as those it will rank)",
+    )
     valid_share: float = Field(0.25, gt=0, lt=1, description="later groups used for choosing")
     # Chosen on the ML-100K validation split (pipeline NDCG@10 without the transformer):
     # 15 / 200 / 0.03 gave 0.1333, 31 / 50 / 0.05 0.1285, 15 / 400 0.1301, 7 / 400 0.1235.
