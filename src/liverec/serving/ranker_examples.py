@@ -79,9 +79,14 @@ def kept_rows(n: int, positive: int, spec: ExampleSpec, rng: np.random.Generator
 
 
 def walk_examples(
-    service: LiveService, data: Dataset, rows: np.ndarray, spec: ExampleSpec
+    service: LiveService,
+    data: Dataset,
+    rows: np.ndarray,
+    spec: ExampleSpec,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RankingExamples:
-    """Propose, label and ingest each event of ``rows`` in turn."""
+    """Propose, label and ingest each event of ``rows`` in turn (``progress(done, total)``
+    every thousand events)."""
     it = data.interactions
     users, items = data.users.raw_ids, data.items.raw_ids
     rng = np.random.default_rng(spec.seed)
@@ -89,7 +94,9 @@ def walk_examples(
     pipeline = service.runtime.pipeline
     blocks, labels, groups = [], [], []
     requests = 0
-    for row in rows.tolist():
+    for n, row in enumerate(rows.tolist()):
+        if progress is not None and n % 1000 == 0:
+            progress(n, len(rows))
         user, item = users[it.uidx[row]], items[it.iidx[row]]
         uidx = service.user_index(user)
         proposed = None if uidx is None else propose(pipeline, uidx, spec.candidates)
@@ -106,6 +113,8 @@ def walk_examples(
             user, item, EventType(int(it.etype[row])), float(it.ts[row]), float(it.value[row])
         )
         service.ingest([event])
+    if progress is not None:
+        progress(len(rows), len(rows))
     width = len(features.names)
     return RankingExamples(
         np.concatenate(blocks) if blocks else np.zeros((0, width), np.float32),
@@ -122,6 +131,7 @@ def ranking_examples(
     train: Callable[[Dataset, Path], Path],
     workdir: Path | None = None,
     log: Callable[[str], None] = print,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RankingExamples:
     """Train (``train(data, root)`` writes a snapshot without the ranker) on the data before
     the window and walk the window's events (the first ``spec.max_requests``)."""
@@ -136,4 +146,4 @@ def ranking_examples(
         config = ServiceConfig()
         config = config.model_copy(update={"pipeline": config.pipeline.without_budgets()})
         service = LiveService.open(snapshot, config=config)
-        return walk_examples(service, data, window, spec)
+        return walk_examples(service, data, window, spec, progress)

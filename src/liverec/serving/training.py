@@ -261,7 +261,8 @@ def _ranking_examples(
             executor=ctx.executor,
         )
 
-    return ranking_examples(ctx.data, spec, train, workdir=workdir, log=ctx.log)
+    with ctx.progress_line("ranker examples", "events") as line:
+        return ranking_examples(ctx.data, spec, train, workdir=workdir, log=ctx.log, progress=line)
 
 
 def _json_default(value: object) -> object:
