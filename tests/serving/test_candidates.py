@@ -122,7 +122,7 @@ def test_a_ranker_trained_on_other_features_is_refused(service: LiveService) -> 
 
 
 def test_positions_in_an_empty_list_find_nothing() -> None:
-    from liverec.serving.candidates import positions_in
+    from liverec.core.arrays import positions_in
 
     pos, found = positions_in(np.zeros(0, np.int64), np.array([3, 1]))
     assert found.tolist() == [False, False] and len(pos) == 2

@@ -37,3 +37,32 @@ def distinct(values: NDArray[np.integer[Any]]) -> NDArray[np.integer[Any]]:
     keep[0] = True
     np.not_equal(s[1:], s[:-1], out=keep[1:])
     return s[keep]
+
+
+def in_sorted(sorted_values: NDArray[Any], items: NDArray[Any]) -> NDArray[np.bool_]:
+    """Which ``items`` are in ``sorted_values`` (ascending): one binary search each.
+
+    >>> in_sorted(np.array([2, 5, 9]), np.array([9, 4, 2])).tolist()
+    [True, False, True]
+    """
+    if not len(sorted_values):
+        return np.zeros(len(items), bool)
+    at = np.searchsorted(sorted_values, items).clip(max=len(sorted_values) - 1)
+    found: NDArray[np.bool_] = sorted_values[at] == items
+    return found
+
+
+def positions_in(
+    ranked: NDArray[Any], items: NDArray[Any]
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Each item's position in ``ranked`` (any order, distinct) and whether it is there.
+
+    >>> pos, found = positions_in(np.array([7, 3, 9]), np.array([9, 4, 7]))
+    >>> pos[found].tolist(), found.tolist()
+    ([2, 0], [True, False, True])
+    """
+    if not len(ranked):
+        return np.zeros(len(items), np.int64), np.zeros(len(items), bool)
+    order = np.argsort(ranked, kind="stable")
+    at = np.searchsorted(ranked[order], items).clip(max=len(ranked) - 1)
+    return order[at].astype(np.int64), ranked[order][at] == items

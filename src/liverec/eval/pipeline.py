@@ -20,8 +20,6 @@ import numpy as np
 from liverec.data.dataset import Dataset
 from liverec.data.split import SplitName, leave_last_out
 from liverec.eval.offline import LIST_LENGTH, ModelResult, list_metrics
-from liverec.eval.replay import NO_BUDGETS
-from liverec.serving.pipeline import PipelineConfig
 from liverec.serving.runtime import ServiceConfig
 from liverec.serving.service import LiveService
 from liverec.serving.training import TrainConfig, train_snapshot
@@ -32,8 +30,7 @@ NAME = "pipeline"  # what ``liverec evaluate --models`` calls it
 def unhurried(config: ServiceConfig | None = None) -> ServiceConfig:
     """``config`` (default: the defaults) with every time budget lifted."""
     config = config or ServiceConfig()
-    pipeline = PipelineConfig(**{**config.pipeline.model_dump(), **NO_BUDGETS})
-    return config.model_copy(update={"pipeline": pipeline})
+    return config.model_copy(update={"pipeline": config.pipeline.without_budgets()})
 
 
 def history_dataset(dataset: Dataset, which: SplitName) -> Dataset:

@@ -34,8 +34,6 @@ from liverec.serving.training import TrainConfig, train_snapshot
 
 Mode = Literal["frozen", "online", "retrain"]
 MODES: tuple[Mode, ...] = ("frozen", "online", "retrain")
-# Accuracy must not depend on machine load: no stage is ever skipped for time in a replay.
-NO_BUDGETS = {"stage_budget_ms": {}, "request_budget_ms": 1e9}
 
 
 @dataclass(frozen=True)
@@ -119,7 +117,8 @@ class ReplayResult:
 
 def replay_config(pipeline: dict[str, Any] | None = None) -> ServiceConfig:
     """The service config used for replays: the defaults with time budgets lifted."""
-    return ServiceConfig(pipeline=PipelineConfig(**{**NO_BUDGETS, **(pipeline or {})}))
+    # Accuracy must not depend on machine load: no stage is ever skipped for time in a replay.
+    return ServiceConfig(pipeline=PipelineConfig(**(pipeline or {})).without_budgets())
 
 
 def replay(

@@ -15,6 +15,7 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.arrays import in_sorted
 from liverec.features.catalog_store import CatalogView
 from liverec.features.histories import EMPTY_HISTORY, UserHistory
 
@@ -41,11 +42,7 @@ class Context:
         """Which candidates may be shown: not blocked, and in the genre filter if there is one."""
         items = np.asarray(items, np.int64)
         ok: NDArray[np.bool_]
-        if len(self.blocked) and len(items):
-            # the insertion point holds the item itself exactly when it is blocked
-            ok = self.blocked.take(np.searchsorted(self.blocked, items), mode="clip") != items
-        else:
-            ok = np.ones(len(items), bool)
+        ok = ~in_sorted(self.blocked, items)
         if self.genres and self.catalog is not None and ok.any():
             rows = np.flatnonzero(ok)
             ok[rows] = self.catalog.in_genres(items[rows], self.genres)

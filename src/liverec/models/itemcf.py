@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from liverec.core.arrays import ranges
+from liverec.core.arrays import in_sorted, positions_in, ranges
 from liverec.core.types import EventType
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
@@ -170,8 +170,8 @@ class ItemCFChannel:
         src = np.concatenate([src, p_src])
         nbr = np.concatenate([nbr, p_nbr])
         weight = np.concatenate([weight, p_w.astype(np.float64)])
-        if among is not None and len(among):  # whole (source, neighbour) keys go together
-            wanted = among[np.searchsorted(among, nbr).clip(max=len(among) - 1)] == nbr
+        if among is not None:  # whole (source, neighbour) keys go together
+            wanted = in_sorted(among, nbr)
             src, nbr, weight = src[wanted], nbr[wanted], weight[wanted]
         if len(p_src):  # a pair in the lists and in the increments: one entry, summed
             key = src * (1 << 32) + nbr
@@ -257,13 +257,9 @@ def values_at(items: IntArray, keys: IntArray, values: NDArray[np.floating[Any]]
     >>> values_at(np.array([4, 9, 2]), np.array([2, 4]), np.array([0.5, 0.25])).tolist()
     [0.25, 0.0, 0.5]
     """
+    at, found = positions_in(keys, items)
     out = np.zeros(len(items), np.float32)
-    if not len(keys):
-        return out
-    order = np.argsort(keys, kind="stable")
-    at = np.searchsorted(keys[order], items).clip(max=len(keys) - 1)
-    found = keys[order][at] == items
-    out[found] = values[order][at[found]]
+    out[found] = values[at[found]]
     return out
 
 

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from liverec.core.arrays import positions_in
 from liverec.core.errors import LiverecError
 from liverec.features.catalog_store import CatalogView
 from liverec.features.content import ItemVectors
 from liverec.features.histories import UserHistoryView
 from liverec.features.itemstats import ItemStatsView
-from liverec.features.request import Context, IntArray, RankingFeature, Retrieved
+from liverec.features.request import Context, RankingFeature, Retrieved
 from liverec.models.ranker import LearnedRanker
 from liverec.serving.rerank import Fused
 
@@ -50,20 +51,6 @@ class CandidateSet:
     ctx: Context
     fused: Fused
     retrieved: Mapping[str, Retrieved]
-
-
-def positions_in(ranked: IntArray, items: IntArray) -> tuple[IntArray, NDArray[np.bool_]]:
-    """Each item's position in ``ranked`` and whether it is there at all.
-
-    >>> pos, found = positions_in(np.array([7, 3, 9]), np.array([9, 4, 7]))
-    >>> pos[found].tolist(), found.tolist()
-    ([2, 0], [True, False, True])
-    """
-    if not len(ranked):
-        return np.zeros(len(items), np.int64), np.zeros(len(items), bool)
-    order = np.argsort(ranked, kind="stable")
-    at = np.searchsorted(ranked[order], items).clip(max=len(ranked) - 1)
-    return order[at].astype(np.int64), ranked[order][at] == items
 
 
 class CandidateFeatures:

@@ -22,7 +22,7 @@ from liverec.data.dataset import Dataset
 from liverec.events.schema import Event
 from liverec.models.ranker import ExampleSpec, RankingExamples
 from liverec.serving.candidates import CandidateSet
-from liverec.serving.pipeline import Pipeline, PipelineResult
+from liverec.serving.pipeline import Pipeline, PipelineConfig, PipelineResult
 from liverec.serving.runtime import ServiceConfig
 from liverec.serving.service import LiveService
 
@@ -143,7 +143,6 @@ def ranking_examples(
     )
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         snapshot = train(before, Path(tmp) / "snapshots")
-        config = ServiceConfig()
-        config = config.model_copy(update={"pipeline": config.pipeline.without_budgets()})
-        service = LiveService.open(snapshot, config=config)
+        unhurried = ServiceConfig(pipeline=PipelineConfig().without_budgets())
+        service = LiveService.open(snapshot, config=unhurried)
         return walk_examples(service, data, window, spec, progress)
