@@ -54,8 +54,8 @@ def test_an_unknown_scheme_is_refused_with_the_accepted_ones() -> None:
 
 @pytest.mark.parametrize("store", ["exposures", "events"])
 def test_processes_opening_one_new_store_together_all_succeed(store: str, tmp_path: Path) -> None:
-    """Replicas start together: without waiting out the WAL switch, about one start in ten
-    failed with "database is locked" (measured with six threads, 30 rounds)."""
+    """Replicas start together: with `enable_wal`'s retry taken out, this test failed in 5
+    of 6 runs here ("database is locked"), both stores."""
     from liverec.events.exposures import SqliteExposureLog
     from liverec.events.sqlite import SqliteEventLog
 
