@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from liverec.core.progress import ProgressLine
 from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.events.schema import Event
@@ -131,10 +132,11 @@ def ranking_examples(
     train: Callable[[Dataset, Path], Path],
     workdir: Path | None = None,
     log: Callable[[str], None] = print,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[str, str], ProgressLine] | None = None,
 ) -> RankingExamples:
     """Train (``train(data, root)`` writes a snapshot without the ranker) on the data before
-    the window and walk the window's events (the first ``spec.max_requests``)."""
+    the window and walk the window's events (the first ``spec.max_requests``), with a
+    progress line from ``progress(label, unit)`` once the walk starts."""
     before, window = window_split(data, spec)
     window = window[: spec.max_requests]
     log(
@@ -145,4 +147,7 @@ def ranking_examples(
         snapshot = train(before, Path(tmp) / "snapshots")
         unhurried = ServiceConfig(pipeline=PipelineConfig().without_budgets())
         service = LiveService.open(snapshot, config=unhurried)
-        return walk_examples(service, data, window, spec, progress)
+        if progress is None:
+            return walk_examples(service, data, window, spec)
+        with progress("ranker examples", "events") as line:
+            return walk_examples(service, data, window, spec, line)

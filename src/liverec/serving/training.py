@@ -261,8 +261,9 @@ def _ranking_examples(
             executor=ctx.executor,
         )
 
-    with ctx.progress_line("ranker examples", "events") as line:
-        return ranking_examples(ctx.data, spec, train, workdir=workdir, log=ctx.log, progress=line)
+    return ranking_examples(
+        ctx.data, spec, train, workdir=workdir, log=ctx.log, progress=ctx.progress_line
+    )
 
 
 def _json_default(value: object) -> object:
