@@ -47,8 +47,10 @@ def in_sorted(sorted_values: NDArray[Any], items: NDArray[Any]) -> NDArray[np.bo
     """
     if not len(sorted_values):
         return np.zeros(len(items), bool)
-    at = np.searchsorted(sorted_values, items).clip(max=len(sorted_values) - 1)
-    found: NDArray[np.bool_] = sorted_values[at] == items
+    # the insertion point holds the item itself exactly when it is there
+    found: NDArray[np.bool_] = (
+        sorted_values.take(np.searchsorted(sorted_values, items), mode="clip") == items
+    )
     return found
 
 
