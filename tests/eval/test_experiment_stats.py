@@ -41,6 +41,14 @@ def test_heavy_users_widen_the_ratio_interval_beyond_the_naive_one() -> None:
     assert delta.upper - delta.value > 3 * naive
 
 
+def test_users_with_one_ratio_give_a_zero_width_interval() -> None:
+    # Every user clicked a fifth of what they were shown: the delta-method variance is zero,
+    # which floating point computes here as -9e-19 (this input failed CI once).
+    shown = np.array([1.0, 3, 2, 4, 1, 3, 4, 3, 4, 1, 2, 4, 4, 3, 1, 4, 4, 2, 2, 3])
+    interval = ratio_interval(shown / 5, shown)
+    assert (interval.lower, interval.value, interval.upper) == pytest.approx((0.2, 0.2, 0.2))
+
+
 @pytest.mark.parametrize(
     ("looks", "expected"),
     [(2, [2.963, 1.969]), (4, [4.333, 2.963, 2.359, 2.014])],  # R ldbounds, alpha 0.05

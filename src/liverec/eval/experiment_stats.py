@@ -79,9 +79,10 @@ def ratio_interval(numer: FloatArray, denom: FloatArray, alpha: float = 0.05) ->
         return Interval(math.nan, math.nan, math.nan)
     aggr = ratio_aggregates(numer, denom)
     value = aggr.mean("numer") / aggr.mean("denom")
-    half = scipy.stats.norm.isf(alpha / 2) * math.sqrt(
-        aggr.ratio_var("numer", "denom") / len(numer)
-    )
+    # Users whose ratios are all equal have zero variance, which the delta formula can
+    # round to a tiny negative number.
+    var = max(0.0, aggr.ratio_var("numer", "denom"))
+    half = scipy.stats.norm.isf(alpha / 2) * math.sqrt(var / len(numer))
     return Interval(float(value), float(value - half), float(value + half))
 
 
