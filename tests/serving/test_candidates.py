@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from liverec.core.errors import LiverecError
+from liverec.models.itemcf import RELATED_SOURCES, recency_weights
 from liverec.models.ranker import LearnedRanker
 from liverec.models.ranker.heads import LogisticHead
 from liverec.serving.candidates import CandidateSet
@@ -128,25 +129,56 @@ def test_positions_in_an_empty_list_find_nothing() -> None:
     assert found.tolist() == [False, False] and len(pos) == 2
 
 
-def test_item_cf_features_agree_with_the_reasons_and_the_neighbour_lists(
+def test_item_cf_features_agree_with_the_neighbour_lists_and_the_live_pairs(
     service: LiveService,
 ) -> None:
-    from liverec.models.itemcf import recency_weights
+    from liverec.events.schema import Event
 
     cs = proposed(service, "196")
     features = {f.name: f for f in service.runtime.pipeline.features}
-    recency = features["itemcf_recency"]
-    channel = recency.channel  # type: ignore[attr-defined]
+    recency, newest_sim = features["itemcf_recency"], features["itemcf_newest"]
+    channel = recency.related.channel  # type: ignore[attr-defined]
+    # another user pairs 196's newest item with two of its candidates: live pair increments
+    # the features must add to the lists' weights
+    catalog = service.runtime.state.catalog
+    pair = [int(cs.ctx.history.items[-1]), *cs.fused.items[[100, 150]].tolist()]
+    before = newest_sim(cs.ctx, cs.fused.items)[[100, 150]]
+    later = [Event("200", catalog.item(i).item_id, ts=893e6 + n) for n, i in enumerate(pair)]
+    service.ingest(later)
+    cs = proposed(service, "196")
     items = cs.fused.items
-    # oracle: the history item each reason would cite, and how many distinct items back it is
-    sources, weights = recency_weights(cs.ctx.history.items[-channel.window :], recency.decay)  # type: ignore[attr-defined]
-    cited = channel.most_similar_source(sources, weights, items)
-    newest_first = sources[np.argsort(-weights, kind="stable")].tolist()
-    expected = [0.0 if c is None else 1 / (1 + newest_first.index(c)) for c in cited]
-    np.testing.assert_allclose(recency(cs.ctx, items), expected, rtol=1e-6)
-    # oracle: the newest item's full neighbour list, looked up item by item
-    _, nbr, sims = channel.contributions(cs.ctx.history.items[-1:])
-    table = dict(zip(nbr.tolist(), sims.tolist(), strict=True))
-    newest = features["itemcf_newest"](cs.ctx, items)
-    np.testing.assert_allclose(newest, [table.get(i, 0.0) for i in items.tolist()], rtol=1e-5)
+    # oracle: every (source, neighbour) similarity the channel's lists and increments give
+    newest_first = list(dict.fromkeys(cs.ctx.history.items[::-1].tolist()))[:RELATED_SOURCES]
+    src, nbr, sims = channel.contributions(np.array(newest_first))
+    table = {(int(s), int(n)): float(v) for s, n, v in zip(src, nbr, sims, strict=True)}
+    expected_newest, expected_recency = [], []
+    for item in items.tolist():
+        row = [table.get((s, item), 0.0) for s in range(len(newest_first))]
+        top = max(row)
+        older = max(s for s, v in enumerate(row) if v == top)  # exact ties: the older
+        expected_newest.append(row[0])
+        expected_recency.append(1 / (1 + older) if top > 0 else 0.0)
+    newest = newest_sim(cs.ctx, items)
+    np.testing.assert_allclose(newest, expected_newest, rtol=1e-5)
+    np.testing.assert_allclose(recency(cs.ctx, items), expected_recency, rtol=1e-6)
     assert 0 < np.count_nonzero(newest) < len(items)  # the test can tell right from wrong
+    assert len(set(expected_recency)) > 2
+    assert (newest[np.isin(items, pair[1:])] > before).all()
+    # both features read one pass per request: another user's request in between is its own
+    other = proposed(service, "186")
+    assert not np.array_equal(newest_sim(other.ctx, other.fused.items)[:50], newest[:50])
+    np.testing.assert_array_equal(newest_sim(cs.ctx, items), newest)
+
+
+def test_reasons_cite_the_most_similar_recent_item(service: LiveService) -> None:
+    cs = proposed(service, "196")
+    recency = {f.name: f for f in service.runtime.pipeline.features}["itemcf_recency"]
+    channel = recency.related.channel  # type: ignore[attr-defined]
+    recent = cs.ctx.history.items[-channel.window :]
+    sources, weights = recency_weights(recent, channel.config.recency_decay)
+    picks = cs.fused.items[:40]
+    cited = channel.most_similar_source(sources, weights, picks)
+    newest_first = sources[np.argsort(-weights, kind="stable")].tolist()
+    # the reason's item is the one the recency feature counts back to
+    got = [0.0 if c is None else 1 / (1 + newest_first.index(c)) for c in cited]
+    np.testing.assert_allclose(got, recency(cs.ctx, cs.fused.items)[:40], rtol=1e-6)

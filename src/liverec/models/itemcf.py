@@ -224,19 +224,34 @@ class ItemCFChannel:
 
         Similarity, not contribution: the contribution also weighs recency, so the newest
         history item would explain almost every pick ("nine of ten reasons cite the same
-        item"); the most similar one is what makes *that* pick a fit. Ties go to the newer.
+        item"); the most similar one is what makes *that* pick a fit. Exact ties go to the older.
         """
         # The most recent distinct items only: a reason cites something the user did lately,
         # and their neighbour lists are all that is read (a 50-item history cost ~10% of a
         # request's time when every source's list was scanned).
         sources = sources[np.argsort(-np.asarray(weights), kind="stable")[:REASON_SOURCES]]
-        src, nbr, sims = self.contributions(sources)
-        wanted = np.isin(nbr, picks) & (sims > 0)
-        src, nbr, sims = src[wanted], nbr[wanted], sims[wanted]
-        order = np.lexsort((-src, -sims, nbr))  # by pick, then most similar, then position
-        first = order[np.r_[True, nbr[order][1:] != nbr[order][:-1]]] if len(order) else order
-        best = dict(zip(nbr[first].tolist(), sources[src[first]].tolist(), strict=True))
-        return [best.get(p) for p in picks.tolist()]
+        best = most_similar(self.similarity_to(sources, np.asarray(picks, np.int64)))
+        return [None if b < 0 else int(sources[b]) for b in best.tolist()]
+
+    def similarity_to(self, sources: IntArray, items: IntArray) -> NDArray[np.float64]:
+        """(len(sources), len(items)) live similarity of each source (distinct) to each item
+        (distinct; 0 where the item is not among the source's neighbours, or is the source):
+        the entries of ``contributions`` laid out densely, for a few sources and candidates."""
+        sources = np.asarray(sources, np.int64)
+        c = np.zeros((len(sources), len(items)))
+        lists = self.lists
+        kernels.pair_weights_among(sources, lists.indptr, lists.neighbours, lists.weights, items, c)
+        inc_src, inc_nbr, inc_w = self.stats.pair_increments(sources)
+        if len(inc_src):
+            rows, found = positions_in(items, inc_nbr)
+            np.add.at(c, (inc_src[found], rows[found]), inc_w[found])
+        n_items = self.stats.item_weight(items)
+        n_sources = self.stats.item_weight(sources)
+        sims = asymmetric_cosine(
+            c, n_sources[:, None], n_items[None, :], self.config.alpha, self.config.shrink
+        )
+        sims[sources[:, None] == items[None, :]] = 0.0
+        return sims
 
     def knows(self, items: IntArray) -> NDArray[np.bool_]:
         """Items with events (a positive item weight)."""
@@ -263,50 +278,91 @@ def values_at(items: IntArray, keys: IntArray, values: NDArray[np.floating[Any]]
     return out
 
 
+def most_similar(sims: NDArray[np.float64]) -> IntArray:
+    """Per column of a (sources newest first, items) similarity matrix: the row of the most
+    similar source, on exact ties the older one (the later row); -1 where none is similar.
+
+    >>> most_similar(np.array([[0.5, 0.0, 0.2], [0.5, 0.0, 0.1]])).tolist()
+    [1, -1, 0]
+    """
+    if not sims.shape[0]:
+        return np.full(sims.shape[1], -1, np.int64)
+    older_first = sims[::-1]
+    at = older_first.argmax(axis=0)  # the first maximum: the oldest of the most similar
+    best = sims.shape[0] - 1 - at
+    return np.where(older_first[at, np.arange(sims.shape[1])] > 0, best, -1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Related:
+    """Per candidate: item-CF similarity to the user's newest item, and ``1 / (1 + steps
+    back)`` to the most similar of the last ``RELATED_SOURCES`` distinct items (0: none is)."""
+
+    newest: FloatArray
+    recency: FloatArray
+
+
+class RelatedSources:
+    """What the two item-CF ranking features read, from one pass over the recent items'
+    neighbour lists per request (the features are asked one after the other for the same
+    candidates; the last answer is kept for the second)."""
+
+    def __init__(self, channel: ItemCFChannel) -> None:
+        self.channel = channel
+        self._last: tuple[Context, IntArray, Related | None] | None = None
+
+    def of(self, ctx: Context, items: IntArray) -> Related | None:
+        """The request's values (None: no history, or no candidates)."""
+        last = self._last  # one read: another thread may replace it meanwhile
+        if last is not None and last[0] is ctx and last[1] is items:
+            return last[2]
+        related = self._compute(ctx, np.asarray(items, np.int64))
+        self._last = (ctx, items, related)
+        return related
+
+    def _compute(self, ctx: Context, items: IntArray) -> Related | None:
+        recent = np.asarray(ctx.history.items[-self.channel.window :][::-1], np.int64)
+        if not len(recent) or not len(items):
+            return None
+        _, first = np.unique(recent, return_index=True)
+        newest_first = recent[np.sort(first)[:RELATED_SOURCES]]
+        sims = self.channel.similarity_to(newest_first, items)
+        best = most_similar(sims)
+        recency = np.zeros(len(items), np.float32)
+        similar = best >= 0
+        recency[similar] = 1.0 / (1.0 + best[similar])
+        return Related(sims[0].astype(np.float32), recency)
+
+
 class NewestItemSimilarity:
     """Ranking feature: each candidate's item-CF similarity to the user's newest item (what
     the next choice most often follows)."""
 
     name = "itemcf_newest"
 
-    def __init__(self, channel: ItemCFChannel) -> None:
-        self.channel = channel
+    def __init__(self, related: RelatedSources) -> None:
+        self.related = related
 
     def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
         """One similarity per item (0 when not among the newest item's neighbours)."""
-        if not len(ctx.history.items):
-            return None
-        items = np.asarray(items, np.int64)
-        newest = ctx.history.items[-1:].astype(np.int64)
-        _, nbr, sims = self.channel.contributions(newest, among=np.sort(items))
-        return values_at(items, nbr, sims)
+        related = self.related.of(ctx, items)
+        return None if related is None else related.newest
 
 
 class RelatedRecency:
     """Ranking feature: how recent the history item most similar to each candidate is,
-    ``1 / (1 + steps back)`` among the last ``RELATED_SOURCES`` distinct items (0: none is)."""
+    ``1 / (1 + steps back)`` among the last ``RELATED_SOURCES`` distinct items (0: none is;
+    on exact ties the older, as the reasons do)."""
 
     name = "itemcf_recency"
 
-    def __init__(self, channel: ItemCFChannel, decay: float) -> None:
-        self.channel = channel
-        self.decay = decay
+    def __init__(self, related: RelatedSources) -> None:
+        self.related = related
 
     def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
         """One value per item."""
-        recent = ctx.history.items[-self.channel.window :]
-        if not len(recent) or not len(items):
-            return None
-        sources, weights = recency_weights(recent, self.decay)
-        newest_first = sources[np.argsort(-weights, kind="stable")[:RELATED_SOURCES]]
-        items = np.asarray(items, np.int64)
-        src, nbr, sims = self.channel.contributions(newest_first, among=np.sort(items))
-        keep = sims > 0
-        src, nbr, sims = src[keep], nbr[keep], sims[keep]
-        # per neighbour: the most similar source (on exact ties the older, as the reasons do)
-        order = np.lexsort((-src, -sims, nbr))
-        first = order[np.r_[True, nbr[order][1:] != nbr[order][:-1]]] if len(order) else order
-        return values_at(items, nbr[first], 1.0 / (1.0 + src[first]))
+        related = self.related.of(ctx, items)
+        return None if related is None else related.recency
 
 
 class ItemCFComponent(Component):
@@ -330,13 +386,11 @@ class ItemCFComponent(Component):
         """The lists (memory-mapped) and a channel reading them with the live increments."""
         lists = NeighbourLists.load(directory)
         channel = ItemCFChannel(lists, ctx.stats, self.config, ctx.window)
+        related = RelatedSources(channel)
         return Servable(
             self.name,
             channel=channel,
-            features=(
-                NewestItemSimilarity(channel),
-                RelatedRecency(channel, self.config.recency_decay),
-            ),
+            features=(NewestItemSimilarity(related), RelatedRecency(related)),
             similar=channel,
             weighting=PairWeighting(lists.ref_time, self.config.half_life_days),
             base_item_weight=np.asarray(lists.item_weight, np.float64),

@@ -188,6 +188,36 @@ def mmr_picks(
     return picked
 
 
+@njit(cache=True, nogil=True)
+def pair_weights_among(
+    sources: Any, indptr: Any, neighbours: Any, pair_weights: Any, items: Any, out: Any
+) -> None:  # pragma: no cover - compiled
+    """``out[s, r] += c(sources[s], items[r])`` for every list entry of each source whose
+    neighbour is one of ``items`` (distinct). Items are matched through a small open-addressing
+    table, so the cost follows the sources' lists and the items, not the catalog."""
+    size = 16
+    while size < 2 * len(items):
+        size *= 2
+    keys = np.full(size, -1, np.int64)
+    rows = np.empty(size, np.int64)
+    for r in range(len(items)):
+        h = (items[r] * 0x9E3779B1) & (size - 1)
+        while keys[h] != -1 and keys[h] != items[r]:
+            h = (h + 1) & (size - 1)
+        keys[h] = items[r]
+        rows[h] = r
+    for s in range(len(sources)):
+        if sources[s] >= len(indptr) - 1:  # an item added since the snapshot has no list
+            continue
+        for e in range(indptr[sources[s]], indptr[sources[s] + 1]):
+            item = np.int64(neighbours[e])
+            h = (item * 0x9E3779B1) & (size - 1)
+            while keys[h] != -1 and keys[h] != item:
+                h = (h + 1) & (size - 1)
+            if keys[h] == item:
+                out[s, rows[h]] += pair_weights[e]
+
+
 def warm_up() -> None:
     """Compile (or load from the disk cache) every kernel now, not on a first request.
 
@@ -206,4 +236,8 @@ def warm_up() -> None:
     rank_fusion(
         i64, np.array([0, 1]), np.ones(1, np.float32), 60.0, np.zeros(1, np.int64),
         np.zeros((1, 1), np.float32),
+    )  # fmt: skip
+    pair_weights_among(
+        i64[:0], np.zeros(2, np.int64), np.zeros(1, np.int32), np.zeros(1, np.float32), i64,
+        np.zeros((0, 1)),
     )  # fmt: skip

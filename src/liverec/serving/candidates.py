@@ -76,14 +76,7 @@ class CandidateFeatures:
         """(candidates, len(names)) float32, rows in the fused order."""
         items = cs.fused.items
         out = np.full((len(items), len(self.names)), np.nan, np.float32)
-        for j, name in enumerate(self.channels):
-            got = cs.retrieved.get(name)
-            out[:, 2 * j] = 0.0  # reciprocal rank 0: the channel did not propose it
-            if got is None or not len(got.items):
-                continue
-            pos, found = positions_in(got.items, items)
-            out[found, 2 * j] = 1.0 / (1.0 + pos[found])
-            out[found, 2 * j + 1] = got.scores[pos[found]]
+        self._channels(cs, out)
         col = 2 * len(self.channels)
         for feature in self.features:
             values = feature(cs.ctx, items)
@@ -92,6 +85,25 @@ class CandidateFeatures:
             col += 1
         self._tail(cs, out[:, col:], out[:, : 2 * len(self.channels) : 2])
         return out
+
+    def _channels(self, cs: CandidateSet, out: FloatMatrix) -> None:
+        """Each channel's reciprocal rank (0: it did not propose the candidate) and raw score;
+        every channel's entries are looked up among the candidates in one pass."""
+        out[:, 0 : 2 * len(self.channels) : 2] = 0.0
+        lists = [
+            (2 * j, got)
+            for j, name in enumerate(self.channels)
+            if (got := cs.retrieved.get(name)) is not None and len(got.items)
+        ]
+        if not lists:
+            return
+        proposed = np.concatenate([got.items for _, got in lists])
+        rank = np.concatenate([np.arange(len(got.items)) for _, got in lists])
+        column = np.repeat([col for col, _ in lists], [len(got.items) for _, got in lists])
+        row, found = positions_in(cs.fused.items, proposed)
+        row, column = row[found], column[found]
+        out[row, column] = 1.0 / (1.0 + rank[found])
+        out[row, column + 1] = np.concatenate([got.scores for _, got in lists])[found]
 
     def _tail(self, cs: CandidateSet, out: FloatMatrix, rranks: FloatMatrix) -> None:
         items, ctx = cs.fused.items, cs.ctx
