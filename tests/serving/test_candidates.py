@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from liverec.core.errors import LiverecError
-from liverec.models.itemcf import RELATED_SOURCES, recency_weights
+from liverec.data.dataset import Dataset
+from liverec.models.itemcf import RELATED_SOURCES, ItemCFChannel, recency_weights
 from liverec.models.ranker import LearnedRanker
 from liverec.models.ranker.heads import LogisticHead
 from liverec.serving.candidates import CandidateSet
@@ -23,6 +24,12 @@ def proposed(service: LiveService, user: str, n: int = 300) -> CandidateSet:
     return CandidateSet(ctx, cs.fused.head(n), cs.retrieved)
 
 
+def itemcf_channel(service: LiveService) -> ItemCFChannel:
+    found = [c for c in service.runtime.pipeline.channels if isinstance(c, ItemCFChannel)]
+    assert len(found) == 1
+    return found[0]
+
+
 def one_feature_ranker(names: tuple[str, ...], feature: str) -> LearnedRanker:
     """A logistic head that scores by one feature alone (the order is then known)."""
     weights = np.zeros(len(names), np.float32)
@@ -32,7 +39,7 @@ def one_feature_ranker(names: tuple[str, ...], feature: str) -> LearnedRanker:
 
 
 def test_candidate_features_hold_what_each_channel_and_the_state_say(
-    service: LiveService,
+    service: LiveService, ml100k: Dataset
 ) -> None:
     cs = proposed(service, "196")
     builder = service.runtime.candidate_features()
@@ -55,14 +62,21 @@ def test_candidate_features_hold_what_each_channel_and_the_state_say(
     )
     vectors = service.runtime.pipeline.vectors
     assert vectors is not None
-    newest = cs.ctx.history.items[-1]
-    np.testing.assert_allclose(
-        col["text_last"],
-        vectors.rows(cs.fused.items) @ vectors.rows(np.array([newest]))[0],
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    # oracle: cosines with the newest item and the last five distinct items, by hand
+    recent = list(dict.fromkeys(cs.ctx.history.items[::-1].tolist()))[:5]
+    sims = vectors.rows(cs.fused.items) @ vectors.rows(np.array(recent)).T
+    np.testing.assert_allclose(col["text_last"], sims[:, 0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(col["text_recent_max"], sims.max(axis=1), rtol=1e-5, atol=1e-6)
+    steps_back = [int(np.flatnonzero(row == row.max())[0]) for row in sims]
+    np.testing.assert_allclose(col["text_recency"], 1 / (1 + np.array(steps_back)), rtol=1e-6)
     assert ((col["genre_overlap"] >= 0) & (col["genre_overlap"] <= 1)).all()
+    # oracle: each item's first rating in the data, to the user's newest one, in days
+    it = ml100k.interactions
+    first = {i: it.ts[it.iidx == i].min() for i in set(items)}
+    newest_ts = it.ts[it.uidx == cs.ctx.uidx].max()
+    expected_age = [(newest_ts - first[i]) / 86_400 for i in items]
+    np.testing.assert_allclose(col["item_age"], expected_age, rtol=1e-5)
+    assert np.ptp(col["item_age"]) > 30  # the candidates span months
     np.testing.assert_allclose(col["user_events"], np.log1p(service.profile("196").event_count))
 
 
@@ -117,8 +131,8 @@ def test_a_ranker_trained_on_other_features_is_refused(service: LiveService) -> 
     from liverec.serving.candidates import LearnedRanking
 
     features = service.runtime.candidate_features()
-    stale = one_feature_ranker((*features.names[:-1], "item_age"), "popularity")
-    with pytest.raises(LiverecError, match="missing here: item_age"):
+    stale = one_feature_ranker((*features.names[:-1], "session_gap"), "popularity")
+    with pytest.raises(LiverecError, match="missing here: session_gap"):
         LearnedRanking(stale, features)
 
 
@@ -137,7 +151,7 @@ def test_item_cf_features_agree_with_the_neighbour_lists_and_the_live_pairs(
     cs = proposed(service, "196")
     features = {f.name: f for f in service.runtime.pipeline.features}
     recency, newest_sim = features["itemcf_recency"], features["itemcf_newest"]
-    channel = recency.related.channel  # type: ignore[attr-defined]
+    channel = itemcf_channel(service)
     # another user pairs 196's newest item with two of its candidates: live pair increments
     # the features must add to the lists' weights
     catalog = service.runtime.state.catalog
@@ -173,7 +187,7 @@ def test_item_cf_features_agree_with_the_neighbour_lists_and_the_live_pairs(
 def test_reasons_cite_the_most_similar_recent_item(service: LiveService) -> None:
     cs = proposed(service, "196")
     recency = {f.name: f for f in service.runtime.pipeline.features}["itemcf_recency"]
-    channel = recency.related.channel  # type: ignore[attr-defined]
+    channel = itemcf_channel(service)
     recent = cs.ctx.history.items[-channel.window :]
     sources, weights = recency_weights(recent, channel.config.recency_decay)
     picks = cs.fused.items[:40]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -125,6 +125,42 @@ class RankingFeature(Protocol):
 
     def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
         """One value per item (None when it cannot say anything for this request)."""
+
+
+Part = TypeVar("Part")
+
+
+class PerRequest(Generic[Part]):
+    """A computation several ranking features read, done once per request: the features are
+    asked one after another for the same candidates, so the last answer is kept for the next
+    (keyed by the request's context and candidate array themselves, never by equal copies)."""
+
+    def __init__(self, compute: Callable[[Context, IntArray], Part | None]) -> None:
+        self.compute = compute
+        self._last: tuple[Context, IntArray, Part | None] | None = None
+
+    def of(self, ctx: Context, items: IntArray) -> Part | None:
+        """The computation for this request (None: it says nothing here)."""
+        last = self._last  # read once: another thread may replace it meanwhile
+        if last is not None and last[0] is ctx and last[1] is items:
+            return last[2]
+        value = self.compute(ctx, items)
+        self._last = (ctx, items, value)
+        return value
+
+
+@dataclass  # not frozen: RankingFeature's ``name`` is a plain attribute
+class SharedFeature(Generic[Part]):
+    """A ranking feature that is one part of a per-request computation."""
+
+    name: str
+    shared: PerRequest[Part]
+    part: Callable[[Part], FloatArray | None]
+
+    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
+        """The part's values (None when it says nothing for this request)."""
+        value = self.shared.of(ctx, items)
+        return None if value is None else self.part(value)
 
 
 class SimilarSource(Protocol):

@@ -12,6 +12,7 @@ import os
 import shutil
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,7 +25,14 @@ from liverec.data.arrowio import mapped
 from liverec.data.catalog import Item
 from liverec.features.content import ItemVectors, catalog_vectors
 from liverec.features.fingerprint import simhash
-from liverec.features.request import Context, Retrieved, top_positions
+from liverec.features.request import (
+    Context,
+    PerRequest,
+    RankingFeature,
+    Retrieved,
+    SharedFeature,
+    top_positions,
+)
 from liverec.features.text import TextConfig, TextEncoder
 from liverec.index import VectorIndex
 from liverec.index.registry import index_vectors, load_index
@@ -169,21 +177,52 @@ class ContentChannel:
         return Retrieved(cands[order], scores[order].astype(np.float32))
 
 
-class TextSimilarity:
-    """Ranking feature: cosine of each candidate's text vector with the user's profile."""
+RECENT_TEXT = 5  # recent distinct history items each candidate's text is compared with
 
-    name = "text"
 
-    def __init__(self, channel: ContentChannel) -> None:
-        self.channel = channel
+@dataclass(frozen=True)
+class TextRelated:
+    """Per candidate: the text cosine with the user's profile (None without one), with the
+    newest history item, the best over the last ``RECENT_TEXT`` distinct items, and
+    ``1 / (1 + steps back)`` to that most similar one."""
 
-    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
-        """One cosine per item (None without a profile)."""
-        p = self.channel.profile(ctx)
-        if p is None:
+    profile: FloatArray | None
+    newest: FloatArray
+    recent_max: FloatArray
+    recency: FloatArray
+
+
+def text_related(channel: ContentChannel) -> Callable[[Context, IntArray], TextRelated | None]:
+    """What the text ranking features read, from one gather of the candidates' vectors."""
+
+    def compute(ctx: Context, items: IntArray) -> TextRelated | None:
+        if ctx.uidx is None or not len(ctx.history.items) or not len(items):
             return None
-        sims: FloatArray = self.channel.vectors.rows(items) @ p
-        return sims
+        vectors = channel.vectors.rows(items)
+        profile = channel.profile(ctx)
+        recent = np.asarray(ctx.history.items[-channel.window :][::-1], np.int64)
+        _, first = np.unique(recent, return_index=True)
+        newest_first = recent[np.sort(first)[:RECENT_TEXT]]
+        sims = vectors @ channel.vectors.rows(newest_first).T  # (candidates, recent)
+        return TextRelated(
+            profile=None if profile is None else vectors @ profile,
+            newest=sims[:, 0],
+            recent_max=sims.max(axis=1),
+            recency=(1.0 / (1.0 + sims.argmax(axis=1))).astype(np.float32),
+        )
+
+    return compute
+
+
+def text_features(channel: ContentChannel) -> tuple[RankingFeature, ...]:
+    """The text ranking features; ``text`` (cosine with the profile) also weighs in fusion."""
+    related = PerRequest(text_related(channel))
+    return (
+        SharedFeature("text", related, lambda r: r.profile),
+        SharedFeature("text_last", related, lambda r: r.newest),
+        SharedFeature("text_recent_max", related, lambda r: r.recent_max),
+        SharedFeature("text_recency", related, lambda r: r.recency),
+    )
 
 
 class TextComponent(Component):
@@ -244,7 +283,7 @@ class TextComponent(Component):
         return Servable(
             self.name,
             channel=channel,
-            features=(TextSimilarity(channel),),
+            features=text_features(channel),
             similar=channel,
             vectors=vectors,
             on_items=on_items,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -15,7 +16,14 @@ from liverec.core.arrays import in_sorted, positions_in, ranges
 from liverec.core.types import EventType
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
-from liverec.features.request import Context, FloatArray, Retrieved, top_positions
+from liverec.features.request import (
+    Context,
+    FloatArray,
+    PerRequest,
+    Retrieved,
+    SharedFeature,
+    top_positions,
+)
 from liverec.models import kernels
 from liverec.models.base import IntArray, Recommender, ScoreArray, requires_fit, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
@@ -296,73 +304,31 @@ def most_similar(sims: NDArray[np.float64]) -> IntArray:
 @dataclass(frozen=True)
 class Related:
     """Per candidate: item-CF similarity to the user's newest item, and ``1 / (1 + steps
-    back)`` to the most similar of the last ``RELATED_SOURCES`` distinct items (0: none is)."""
+    back)`` to the most similar of the last ``RELATED_SOURCES`` distinct items (0: none is;
+    on exact ties the older, as the reasons do)."""
 
     newest: FloatArray
     recency: FloatArray
 
 
-class RelatedSources:
-    """What the two item-CF ranking features read, from one pass over the recent items'
-    neighbour lists per request (the features are asked one after the other for the same
-    candidates; the last answer is kept for the second)."""
+def related_sources(channel: ItemCFChannel) -> Callable[[Context, IntArray], Related | None]:
+    """What the two item-CF ranking features read, from one dense pass over the recent
+    items' neighbour lists among the candidates."""
 
-    def __init__(self, channel: ItemCFChannel) -> None:
-        self.channel = channel
-        self._last: tuple[Context, IntArray, Related | None] | None = None
-
-    def of(self, ctx: Context, items: IntArray) -> Related | None:
-        """The request's values (None: no history, or no candidates)."""
-        last = self._last  # one read: another thread may replace it meanwhile
-        if last is not None and last[0] is ctx and last[1] is items:
-            return last[2]
-        related = self._compute(ctx, np.asarray(items, np.int64))
-        self._last = (ctx, items, related)
-        return related
-
-    def _compute(self, ctx: Context, items: IntArray) -> Related | None:
-        recent = np.asarray(ctx.history.items[-self.channel.window :][::-1], np.int64)
+    def compute(ctx: Context, items: IntArray) -> Related | None:
+        recent = np.asarray(ctx.history.items[-channel.window :][::-1], np.int64)
         if not len(recent) or not len(items):
             return None
         _, first = np.unique(recent, return_index=True)
         newest_first = recent[np.sort(first)[:RELATED_SOURCES]]
-        sims = self.channel.similarity_to(newest_first, items)
+        sims = channel.similarity_to(newest_first, np.asarray(items, np.int64))
         best = most_similar(sims)
         recency = np.zeros(len(items), np.float32)
         similar = best >= 0
         recency[similar] = 1.0 / (1.0 + best[similar])
         return Related(sims[0].astype(np.float32), recency)
 
-
-class NewestItemSimilarity:
-    """Ranking feature: each candidate's item-CF similarity to the user's newest item (what
-    the next choice most often follows)."""
-
-    name = "itemcf_newest"
-
-    def __init__(self, related: RelatedSources) -> None:
-        self.related = related
-
-    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
-        """One similarity per item (0 when not among the newest item's neighbours)."""
-        related = self.related.of(ctx, items)
-        return None if related is None else related.newest
-
-
-class RelatedRecency:
-    """Ranking feature: how recent the history item most similar to each candidate is,
-    ``1 / (1 + steps back)`` among the last ``RELATED_SOURCES`` distinct items (0: none is;
-    on exact ties the older, as the reasons do)."""
-
-    name = "itemcf_recency"
-
-    def __init__(self, related: RelatedSources) -> None:
-        self.related = related
-
-    def __call__(self, ctx: Context, items: IntArray) -> FloatArray | None:
-        """One value per item."""
-        related = self.related.of(ctx, items)
-        return None if related is None else related.recency
+    return compute
 
 
 class ItemCFComponent(Component):
@@ -386,11 +352,15 @@ class ItemCFComponent(Component):
         """The lists (memory-mapped) and a channel reading them with the live increments."""
         lists = NeighbourLists.load(directory)
         channel = ItemCFChannel(lists, ctx.stats, self.config, ctx.window)
-        related = RelatedSources(channel)
+        related = PerRequest(related_sources(channel))
         return Servable(
             self.name,
             channel=channel,
-            features=(NewestItemSimilarity(related), RelatedRecency(related)),
+            features=(
+                # what the next choice most often follows: the newest item's neighbours
+                SharedFeature("itemcf_newest", related, lambda r: r.newest),
+                SharedFeature("itemcf_recency", related, lambda r: r.recency),
+            ),
             similar=channel,
             weighting=PairWeighting(lists.ref_time, self.config.half_life_days),
             base_item_weight=np.asarray(lists.item_weight, np.float64),

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from liverec.core.arrays import distinct
 from liverec.data.arrowio import mapped
 from liverec.data.interactions import Histories, Interactions
-from liverec.features.itemstats import ItemStatsView
+from liverec.features.itemstats import DAY, ItemStatsView
 from liverec.features.request import Context, Retrieved
 from liverec.models.base import IntArray, Recommender, ScoreArray, requires_fit, top_k
 from liverec.models.component import Component, Servable, ServeContext, TrainContext
@@ -86,6 +86,42 @@ class PopularServeConfig:
     depth: int = 100_000
 
 
+def first_event_times(data: Interactions) -> NDArray[np.float64]:
+    """Each item's earliest event time (NaN for an item without events).
+
+    >>> data = Interactions.from_arrays([0, 1, 0], [1, 1, 0], ts=[5.0, 3.0, 7.0], n_items=3)
+    >>> first_event_times(data).tolist()
+    [7.0, 3.0, nan]
+    """
+    first = np.full(data.n_items, np.inf)
+    np.minimum.at(first, np.asarray(data.iidx, np.int64), np.asarray(data.ts, np.float64))
+    first[np.isinf(first)] = np.nan
+    return first
+
+
+class ItemAge:
+    """Ranking feature: days from each item's first event in the snapshot's data to the
+    user's newest event (NaN for an item with none then: new since, or never used). Measured
+    against the user's own time, not the clock, so a request and the examples the ranker
+    learned from (asked at the time of each walked event) read it alike."""
+
+    name = "item_age"
+
+    def __init__(self, first_seen: NDArray[np.float64]) -> None:
+        self.first_seen = first_seen
+
+    def __call__(self, ctx: Context, items: IntArray) -> NDArray[np.float32] | None:
+        """One age per item, in days."""
+        if not len(ctx.history.ts):
+            return None
+        items = np.asarray(items, np.int64)
+        first = np.full(len(items), np.nan)
+        known = items < len(self.first_seen)
+        first[known] = self.first_seen[items[known]]
+        age: NDArray[np.float32] = ((ctx.history.ts[-1] - first) / DAY).astype(np.float32)
+        return age
+
+
 class PopularComponent(Component):
     """The snapshot's popularity ranking, served as the fallback channel."""
 
@@ -104,13 +140,18 @@ class PopularComponent(Component):
         out.mkdir(parents=True, exist_ok=True)
         np.save(out / "counts.npy", counts)
         np.save(out / "order.npy", order)
+        np.save(out / "first_seen.npy", first_event_times(ctx.data.interactions))
         return {"items_ranked": int(depth)}
 
     def load(self, directory: Path, meta: dict[str, Any], ctx: ServeContext) -> Servable:
-        """The stored ranking (memory-mapped)."""
+        """The stored ranking (memory-mapped), and items' ages as a ranking feature (from
+        snapshots that store first event times)."""
         counts = mapped(directory / "counts.npy")
         order = mapped(directory / "order.npy")
-        return Servable(self.name, channel=PopularChannel(order, counts), fallback=True)
+        first_seen = directory / "first_seen.npy"
+        features = (ItemAge(mapped(first_seen)),) if first_seen.exists() else ()
+        channel = PopularChannel(order, counts)
+        return Servable(self.name, channel=channel, fallback=True, features=features)
 
 
 class TrendingChannel:

@@ -2,10 +2,10 @@
 
 Every feature is computed over the request's candidates only (a few hundred rows), from state
 the pipeline already holds: what each channel said (its reciprocal rank and raw score), the
-fused score and position, the ranking features (text similarity to the user's profile, the
-transformer's score), item popularity and trend, the user's activity, genre overlap with the
-history, and how similar (by text) each candidate is to the user's recent items and how
-recent the most similar one is. A feature that cannot be known for a request is NaN.
+fused score and position, the components' ranking features (text similarity to the user's
+profile and recent items, item-CF similarity to the recent items and how recent the most
+similar one is, the transformer's score), item popularity and trend, the user's activity and
+genre overlap with the history. A feature that cannot be known for a request is NaN.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from numpy.typing import NDArray
 from liverec.core.arrays import positions_in
 from liverec.core.errors import LiverecError
 from liverec.features.catalog_store import CatalogView
-from liverec.features.content import ItemVectors
 from liverec.features.histories import UserHistoryView
 from liverec.features.itemstats import ItemStatsView
 from liverec.features.request import Context, RankingFeature, Retrieved
@@ -27,7 +26,6 @@ from liverec.models.ranker import LearnedRanker
 from liverec.serving.rerank import Fused
 
 FloatMatrix = NDArray[np.float32]
-RECENT = 5  # recent distinct history items the candidates are compared with
 PROFILE = 20  # history events the genre profile is taken over
 # Item- and user-level features after the per-channel and ranking-feature columns.
 TAIL = (
@@ -38,9 +36,6 @@ TAIL = (
     "trend",
     "user_events",
     "genre_overlap",
-    "text_last",
-    "text_recent_max",
-    "related_recency",
 )
 
 
@@ -63,12 +58,11 @@ class CandidateFeatures:
         histories: UserHistoryView,
         stats: ItemStatsView,
         catalog: CatalogView,
-        vectors: ItemVectors | None,
     ) -> None:
         self.channels = tuple(sorted(channels))
         self.features = list(features)
         self.histories, self.stats = histories, stats
-        self.catalog, self.vectors = catalog, vectors
+        self.catalog = catalog
         per_channel = [f"{c}_{what}" for c in self.channels for what in ("rrank", "score")]
         self.names = (*per_channel, *(f.name for f in self.features), *TAIL)
 
@@ -120,12 +114,6 @@ class CandidateFeatures:
             genres = self.catalog.genre_matrix(items)
             profile = self.catalog.genre_matrix(history).mean(axis=0)
             out[:, 6] = (genres @ profile) / np.maximum(genres.sum(axis=1), 1.0)
-        recent, _ = self.histories.recent_distinct(ctx.uidx, RECENT)
-        if self.vectors is not None and len(recent):
-            sims = self.vectors.rows(items) @ self.vectors.rows(recent).T  # (n, recent)
-            out[:, 7] = sims[:, 0]
-            out[:, 8] = sims.max(axis=1)
-            out[:, 9] = 1.0 / (1.0 + sims.argmax(axis=1))
 
 
 class LearnedRanking:

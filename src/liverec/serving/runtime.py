@@ -152,7 +152,6 @@ class Runtime:
             self.state.histories,
             self.state.stats,
             self.state.catalog,
-            p.vectors,
         )
 
     def pipeline_for(self, config: PipelineConfig) -> Pipeline:

@@ -20,9 +20,6 @@ MISSING = {"None": 0, "Zero": 1, "NaN": 2}
 ZERO = 1e-35  # LightGBM's kZeroThreshold
 
 
-BLOCK = 8  # rows walked side by side through one tree
-
-
 @njit(cache=True, nogil=True)
 def walk_trees(
     x: Any,
@@ -40,28 +37,29 @@ def walk_trees(
     """``out[r]`` += the leaf row r reaches in every tree; a child < 0 is leaf ``~child``.
 
     One walk is a chain of dependent loads (node -> feature -> value -> child), so walking
-    rows one at a time waits on memory at every level; ``BLOCK`` rows advance a level at a
-    time instead, their independent chains overlapping, and the child is picked by
-    arithmetic rather than by a branch the CPU would mispredict half the time.
+    rows one at a time waits on memory at every level; all rows advance a level at a time
+    instead, their independent chains overlapping, and the child is picked by arithmetic
+    rather than by a branch the CPU would mispredict half the time. (Measured on 300 rows of
+    106 trees: blocks of 8 rows 0.43 ms, 64 rows 0.35 ms, all rows 0.34 ms; rows one at a
+    time 0.64 ms.)
     """
-    node = np.empty(BLOCK, np.int64)
+    n = x.shape[0]
+    node = np.empty(n, np.int64)
     for t in range(roots.shape[0]):
-        for lo in range(0, x.shape[0], BLOCK):
-            hi = min(lo + BLOCK, x.shape[0])
-            node[: hi - lo] = roots[t]
-            for _ in range(depth[t]):
-                for j in range(hi - lo):
-                    at = node[j]
-                    if at < 0:
-                        continue
-                    v = x[lo + j, feature[at]]
-                    go_left = (v <= threshold[at]) | ((v != v) & nan_left[at])
-                    if zero_default[at]:  # LightGBM's "Zero" missing type: zeros go by default
-                        at_zero = abs(v) <= ZERO or v != v
-                        go_left = (go_left & (not at_zero)) | (at_zero & default_left[at])
-                    node[j] = children[at, 1 - np.int64(go_left)]
-            for j in range(hi - lo):
-                out[lo + j] += leaf_value[~node[j]]
+        node[:] = roots[t]
+        for _ in range(depth[t]):
+            for j in range(n):
+                at = node[j]
+                if at < 0:
+                    continue
+                v = x[j, feature[at]]
+                go_left = (v <= threshold[at]) | ((v != v) & nan_left[at])
+                if zero_default[at]:  # LightGBM's "Zero" missing type: zeros go by default
+                    at_zero = abs(v) <= ZERO or v != v
+                    go_left = (go_left & (not at_zero)) | (at_zero & default_left[at])
+                node[j] = children[at, 1 - np.int64(go_left)]
+        for j in range(n):
+            out[j] += leaf_value[~node[j]]
 
 
 @dataclass(frozen=True)
