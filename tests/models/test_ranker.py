@@ -101,3 +101,14 @@ def test_the_compiled_trees_score_exactly_as_lightgbm_with_missing_values_and_ze
     probe[rng.random(probe.shape) < 0.15] = 0.0
     expected = head.booster.predict(probe, num_iteration=head.booster.best_iteration or None)
     np.testing.assert_allclose(head.score(probe), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_examples_without_some_features_keep_the_rest_in_order() -> None:
+    features = np.arange(12, dtype=np.float32).reshape(4, 3)
+    examples = RankingExamples(
+        features, np.array([1, 0, 0, 1], np.int8), np.array([2, 2]), ("a", "b", "c"), 2
+    )
+    kept = examples.without(("b", "nowhere"))
+    assert kept.names == ("a", "c")
+    np.testing.assert_array_equal(kept.features, features[:, [0, 2]])
+    np.testing.assert_array_equal(kept.labels, examples.labels)

@@ -74,7 +74,7 @@ def _measure(service: LiveService, users: Sequence[str], bench: RankerBench) -> 
         t0 = time.perf_counter()
         matrix = ranking.features.matrix(proposed)
         t1 = time.perf_counter()
-        ranking.ranker.score(matrix)
+        ranking.ranker.score(ranking.read(matrix))
         t2 = time.perf_counter()
         parts["features"].append(t1 - t0)
         parts["head"].append(t2 - t1)
@@ -89,7 +89,7 @@ def _measure(service: LiveService, users: Sequence[str], bench: RankerBench) -> 
     return {
         "head": head.kind,
         "trees": len(head.trees.roots) if isinstance(head, LambdaRankHead) else None,
-        "features": len(ranking.features.names),
+        "features": len(ranking.ranker.names),
         "requests": len(sizes) - warm,
         "candidates_median": int(np.median(sizes[warm:])),
         "parts": {k: percentiles([1e3 * t for t in v[warm:]]) for k, v in parts.items()},

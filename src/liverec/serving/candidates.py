@@ -117,20 +117,25 @@ class CandidateFeatures:
 
 
 class LearnedRanking:
-    """The snapshot's ranker and the features it reads; checked to agree when built."""
+    """The snapshot's ranker and the features it reads (a subset of those built here, checked
+    when built)."""
 
     def __init__(self, ranker: LearnedRanker, features: CandidateFeatures) -> None:
-        if ranker.names != features.names:
-            missing = sorted(set(ranker.names) - set(features.names))
-            extra = sorted(set(features.names) - set(ranker.names))
+        missing = sorted(set(ranker.names) - set(features.names))
+        if missing:
             raise LiverecError(
-                f"the snapshot's ranker was trained on other candidate features (missing here: "
-                f"{', '.join(missing) or 'none'}; new here: {', '.join(extra) or 'none'}); "
-                "retrain the snapshot"
+                "the snapshot's ranker was trained on candidate features this service does "
+                f"not build ({', '.join(missing)}); retrain the snapshot"
             )
         self.ranker = ranker
         self.features = features
+        read = [features.names.index(name) for name in ranker.names]
+        self.columns = None if read == list(range(len(features.names))) else np.asarray(read)
+
+    def read(self, matrix: FloatMatrix) -> FloatMatrix:
+        """The columns of a candidate-feature matrix the ranker reads, in its order."""
+        return matrix if self.columns is None else matrix[:, self.columns]
 
     def scores(self, cs: CandidateSet) -> NDArray[np.float32]:
         """One score per fused candidate (higher first)."""
-        return self.ranker.score(self.features.matrix(cs))
+        return self.ranker.score(self.read(self.features.matrix(cs)))

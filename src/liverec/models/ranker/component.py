@@ -66,6 +66,11 @@ class RankerConfig(BaseModel):
         "ranker_candidates: the ranker learns on lists as long as those it will rank)",
     )
     valid_share: float = Field(0.25, gt=0, lt=1, description="later groups used for choosing")
+    leave_out: tuple[str, ...] = Field(
+        ("item_age",),
+        description="candidate features the ranker does not read; item_age ranked worse on "
+        "the ML-100K validation split (HR@10 0.2291 vs 0.2450 without it)",
+    )
     # Chosen on the ML-100K validation split (pipeline NDCG@10 without the transformer):
     # 15 / 200 / 0.03 gave 0.1333, 31 / 50 / 0.05 0.1285, 15 / 400 0.1301, 7 / 400 0.1235.
     num_leaves: int = Field(15, ge=2, description="leaves per tree")
@@ -166,6 +171,7 @@ class RankerComponent(Component):
                 f"only {len(examples.groups)} requests had the chosen item among the "
                 "candidates; too few to train a ranker (more data or a larger window_share)"
             )
+        examples = examples.without(self.config.leave_out)
         head, facts = fit_heads(examples, self.config)
         save_head(head, out)
         (out / "features.json").write_text(json.dumps(list(examples.names)))

@@ -39,6 +39,17 @@ class RankingExamples:
         """Share of walked requests whose chosen item was among the candidates."""
         return len(self.groups) / self.requests if self.requests else 0.0
 
+    def without(self, names: tuple[str, ...]) -> RankingExamples:
+        """The examples without the feature columns ``names`` (any not here is ignored)."""
+        keep = [j for j, name in enumerate(self.names) if name not in names]
+        return RankingExamples(
+            self.features[:, keep],
+            self.labels,
+            self.groups,
+            tuple(self.names[j] for j in keep),
+            self.requests,
+        )
+
     def take_groups(self, start: int, stop: int) -> RankingExamples:
         """Groups ``start:stop`` (in time order) as examples of their own."""
         offsets = np.concatenate([[0], np.cumsum(self.groups)])
