@@ -97,6 +97,10 @@ def test_evaluate_with_a_small_transformer_saves_a_loadable_model(
         (["evaluate", "--models", "pop", "--param", "dim=8"], "expected MODEL.NAME=VALUE"),
         (["evaluate", "--models", "sasrec", "--param", "sasrec.depth=3"], "has no parameter"),
         (["train", "--models", "bert4rec"], "cannot train bert4rec"),
+        (
+            ["evaluate", "--protocol", "replay", "--models", "ranker", "--param", "ranker.nope=1"],
+            "ranker has no parameter nope",
+        ),
     ],
 )
 def test_bad_model_options_are_clear_errors(

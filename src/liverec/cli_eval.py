@@ -41,6 +41,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     for m in modes:
         if m not in MODES:
             raise LiverecError(f"unknown replay mode {m!r}; expected one of {', '.join(MODES)}")
+    train = train_config(args.models if args.models != DEFAULT_EVAL_MODELS else "none")
+    params = parse_params(args.param, list(train.components), "the snapshot's components")
+    train = train.model_copy(update={"params": params})
+    train.build()  # a bad --param fails here, before anything trains
     dataset = load_dataset(args.dataset, settings().home)
     split = time_cut(dataset, args.cut, args.end)
     print(
@@ -48,7 +52,6 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"stream {split.n_stream:,} events",
         file=sys.stderr,
     )
-    train = train_config(args.models if args.models != DEFAULT_EVAL_MODELS else "none")
     variants = {"": replay_config()}
     if any(COMPONENTS[n].learns_from_candidates for n in train.components):
         # the same snapshot served with its learned ranker and with fusion's order
@@ -285,7 +288,8 @@ def add_commands(sub: Any) -> None:
         action="append",
         default=[],
         metavar="MODEL.NAME=VALUE",
-        help="override a parameter of a model in --models (or, with pipeline, of a component), "
+        help="override a parameter of a model in --models (or, with pipeline or --protocol "
+        "replay, of a snapshot component), "
         "e.g. sasrec.text=false (repeatable)",
     )
     ev.add_argument(
