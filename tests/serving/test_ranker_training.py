@@ -50,7 +50,9 @@ def ranked_snapshot(
     tiny: Dataset, tmp_path_factory: pytest.TempPathFactory, models_dir: Path
 ) -> Path:
     config = TrainConfig(
-        params={"ranker": {"window_share": 0.3, "min_data_in_leaf": 5, "rounds": 60}}
+        params={
+            "ranker": {"window_share": 0.3, "min_data_in_leaf": 5, "rounds": 60, "negatives": 8}
+        }
     ).with_optional(["ranker"])
     root = tmp_path_factory.mktemp("ranked") / "tiny"
     return train_snapshot(tiny, [], root, config, log=lambda *_: None, models_dir=models_dir)
@@ -65,6 +67,8 @@ def test_a_snapshot_with_the_ranker_records_how_it_was_chosen(ranked_snapshot: P
     assert meta["valid_ndcg@10"] == scores[meta["head"]]
     assert meta["train_groups"] >= 3 * meta["valid_groups"] > 0  # valid_share 0.25
     assert 0.5 < meta["candidate_recall"] <= 1.0  # a 40-item catalog: mostly proposed
+    # the earlier groups: the chosen item and 8 sampled; the later: every candidate
+    assert meta["rows_per_group"]["train"] <= 9 < 20 < meta["rows_per_group"]["valid"]
 
 
 def successor_first(service: LiveService) -> int:
@@ -103,7 +107,7 @@ def test_a_snapshot_whose_ranker_reads_other_features_serves_fusion(
     copy = tmp_path / ranked_snapshot.name
     shutil.copytree(ranked_snapshot, copy)
     names = tmp_path / copy.name / "ranker" / "features.json"
-    names.write_text(json.dumps([*json.loads(names.read_text()), "item_age"]))
+    names.write_text(json.dumps([*json.loads(names.read_text()), "session_gap"]))
     service = LiveService.open(
         copy, config=ServiceConfig(pipeline=UNHURRIED_PIPELINE), pseudonyms=pseudonyms
     )

@@ -87,17 +87,25 @@ def walk_examples(
     progress: Callable[[int, int], None] | None = None,
 ) -> RankingExamples:
     """Propose, label and ingest each event of ``rows`` in turn (``progress(done, total)``
-    every thousand events)."""
+    every thousand events). The groups of the latest ``spec.whole_share`` of the events keep
+    every candidate: the ranker is chosen on them as it will rank, over all candidates (sampled
+    groups measure something easier: the chosen item among a hundred mostly weak ones)."""
     it = data.interactions
     users, items = data.users.raw_ids, data.items.raw_ids
     rng = np.random.default_rng(spec.seed)
     features = service.runtime.candidate_features()
     pipeline = service.runtime.pipeline
-    blocks, labels, groups = [], [], []
+    blocks: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    groups: list[int] = []
     requests = 0
+    whole_from = len(rows) - round(spec.whole_share * len(rows))
+    first_whole: int | None = None
     for n, row in enumerate(rows.tolist()):
         if progress is not None and n % 1000 == 0:
             progress(n, len(rows))
+        if n == whole_from:
+            first_whole = len(groups)
         user, item = users[it.uidx[row]], items[it.iidx[row]]
         uidx = service.user_index(user)
         proposed = None if uidx is None else propose(pipeline, uidx, spec.candidates)
@@ -106,7 +114,12 @@ def walk_examples(
             cands, matrix = proposed.fused.items, features.matrix(proposed)
             hit = np.flatnonzero(cands == it.iidx[row])
             if len(hit):
-                keep = kept_rows(len(cands), int(hit[0]), spec, rng)
+                whole = first_whole is not None
+                keep = (
+                    np.arange(len(cands))
+                    if whole
+                    else kept_rows(len(cands), int(hit[0]), spec, rng)
+                )
                 blocks.append(matrix[keep])
                 labels.append((keep == hit[0]).astype(np.int8))
                 groups.append(len(keep))
@@ -123,6 +136,7 @@ def walk_examples(
         np.asarray(groups, np.int64),
         features.names,
         requests,
+        first_whole if spec.whole_share > 0 else None,
     )
 
 

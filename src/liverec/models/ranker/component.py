@@ -65,7 +65,13 @@ class RankerConfig(BaseModel):
         description="fused candidates proposed per request (as the pipeline's "
         "ranker_candidates: the ranker learns on lists as long as those it will rank)",
     )
-    valid_share: float = Field(0.25, gt=0, lt=1, description="later groups used for choosing")
+    valid_share: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="the latest share of walked events whose requests choose the head (all "
+        "their candidates kept)",
+    )
     leave_out: tuple[str, ...] = Field(
         ("item_age",),
         description="candidate features the ranker does not read; item_age ranked worse on "
@@ -90,6 +96,7 @@ class RankerConfig(BaseModel):
             self.negatives,
             self.candidates,
             self.seed,
+            whole_share=self.valid_share,
         )
 
 
@@ -140,6 +147,10 @@ def fit_heads(examples: RankingExamples, config: RankerConfig) -> tuple[RankerHe
         "heads": {k: {"valid_ndcg@10": ndcg[k], "fit_seconds": seconds[k]} for k in heads},
         "train_groups": len(train.groups),
         "valid_groups": len(valid.groups),
+        "rows_per_group": {  # the later groups keep every candidate, the earlier are sampled
+            "train": round(float(train.groups.mean()), 1) if len(train.groups) else 0.0,
+            "valid": round(float(valid.groups.mean()), 1) if len(valid.groups) else 0.0,
+        },
         "rows": len(examples.labels),
         "candidate_recall": round(examples.recall, 4),
     }

@@ -24,6 +24,9 @@ class RankingExamples:
     groups: NDArray[np.int64]  # rows per request
     names: tuple[str, ...]
     requests: int  # requests walked, with or without the chosen item among the candidates
+    # the first of the later groups that keep every candidate (the ones to choose on, ranked
+    # as served); None: every group is sampled alike and ``split`` cuts by share
+    whole_from: int | None = None
 
     def __post_init__(self) -> None:
         if self.features.shape != (len(self.labels), len(self.names)):
@@ -48,6 +51,7 @@ class RankingExamples:
             self.groups,
             tuple(self.names[j] for j in keep),
             self.requests,
+            self.whole_from,
         )
 
     def take_groups(self, start: int, stop: int) -> RankingExamples:
@@ -60,22 +64,29 @@ class RankingExamples:
             self.groups[start:stop],
             self.names,
             stop - start,
+            None if self.whole_from is None else max(0, self.whole_from - start),
         )
 
     def split(self, valid_share: float) -> tuple[RankingExamples, RankingExamples]:
-        """The earlier groups for fitting and the later ``valid_share`` for choosing: by time,
-        as the ranker will be used on requests after those it learned from."""
+        """The earlier groups for fitting and the later ones for choosing (from
+        ``whole_from``, else the later ``valid_share``): by time, as the ranker will be used on
+        requests after those it learned from."""
         n = len(self.groups)
-        cut = min(n - 1, max(1, round(n * (1 - valid_share))))
+        cut = self.whole_from if self.whole_from is not None else round(n * (1 - valid_share))
+        cut = min(n - 1, max(1, cut))
         return self.take_groups(0, cut), self.take_groups(cut, n)
 
 
 def group_ndcg(scores: NDArray[np.floating], examples: RankingExamples, k: int = 10) -> float:
-    """Mean NDCG@k over groups (one relevant item each) when ranked by ``scores``.
+    """Mean NDCG@k over groups (one relevant item each) when ranked by ``scores``; equal
+    scores keep the rows' order (fused order), as the served ranking stage does, so a model
+    that scores many candidates alike gains nothing from the ties.
 
     >>> ex = RankingExamples(np.zeros((4, 0), np.float32), np.array([0, 1, 1, 0], np.int8),
     ...                      np.array([2, 2]), (), 2)
     >>> round(group_ndcg(np.array([0.9, 0.1, 0.8, 0.2]), ex), 4)  # ranks 2 and 1
+    0.8155
+    >>> round(group_ndcg(np.zeros(4), ex), 4)  # all tied: fused order, ranks 2 and 1
     0.8155
     """
     total = 0.0
@@ -83,9 +94,10 @@ def group_ndcg(scores: NDArray[np.floating], examples: RankingExamples, k: int =
     for size in examples.groups.tolist():
         s = scores[start : start + size]
         label = examples.labels[start : start + size]
-        positive = s[label == 1]
-        if len(positive):
-            rank = 1 + int((s > positive[0]).sum())
+        at = np.flatnonzero(label == 1)
+        if len(at):
+            p = s[at[0]]
+            rank = 1 + int((s > p).sum()) + int((s[: at[0]] == p).sum())
             total += 1 / float(np.log2(rank + 1)) if rank <= k else 0.0
         start += size
     return total / len(examples.groups) if len(examples.groups) else 0.0
@@ -102,3 +114,4 @@ class ExampleSpec:
     negatives: int  # candidates sampled from the rest per request
     candidates: int  # fused candidates proposed per request
     seed: int
+    whole_share: float = 0.0  # the latest share of walked events whose groups keep everything
