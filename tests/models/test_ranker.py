@@ -112,3 +112,18 @@ def test_examples_without_some_features_keep_the_rest_in_order() -> None:
     assert kept.names == ("a", "c")
     np.testing.assert_array_equal(kept.features, features[:, [0, 2]])
     np.testing.assert_array_equal(kept.labels, examples.labels)
+
+
+def test_sampled_groups_keep_the_chosen_row_and_the_asked_negatives() -> None:
+    from liverec.models.ranker.examples import ExampleSpec
+
+    whole = planted(30, 20, seed=5)
+    cut = whole.sampled(
+        ExampleSpec(0.2, 0, 10, hard_negatives=2, negatives=3, candidates=20, seed=0)
+    )
+    chosen_at = np.flatnonzero(whole.labels) % 20
+    assert cut.groups.tolist() == (5 + (chosen_at >= 2)).tolist()  # 2 best, 3 sampled, chosen
+    assert cut.labels.sum() == 30  # every group keeps its chosen row
+    offsets = np.concatenate([[0], np.cumsum(cut.groups)])
+    first_rows = cut.features[offsets[:-1]]
+    np.testing.assert_array_equal(first_rows, whole.features[np.arange(30) * 20])  # hard: row 0

@@ -22,6 +22,7 @@ from liverec.core.types import EventType
 from liverec.data.dataset import Dataset
 from liverec.events.schema import Event
 from liverec.models.ranker import ExampleSpec, RankingExamples
+from liverec.models.ranker.examples import kept_rows
 from liverec.serving.candidates import CandidateSet
 from liverec.serving.pipeline import Pipeline, PipelineConfig, PipelineResult
 from liverec.serving.runtime import ServiceConfig
@@ -63,20 +64,6 @@ def propose(pipeline: Pipeline, uidx: int, n: int) -> CandidateSet | None:
     result = PipelineResult(items=[], cold_start=False)
     cs = pipeline.candidates(ctx, 10, result, deadline=float("inf"))
     return CandidateSet(ctx, cs.fused.head(n), cs.retrieved)
-
-
-def kept_rows(n: int, positive: int, spec: ExampleSpec, rng: np.random.Generator) -> np.ndarray:
-    """Rows of one group: the chosen one, the best ``hard_negatives`` fused candidates (the
-    ones the ranker must order, hence most to learn from) and ``negatives`` sampled from the
-    rest, in fused order.
-
-    >>> kept_rows(6, 4, ExampleSpec(0.2, 0, 10, 2, 0, 6, 0), np.random.default_rng(0)).tolist()
-    [0, 1, 4]
-    """
-    hard = np.arange(min(spec.hard_negatives, n))
-    rest = np.setdiff1d(np.arange(n), np.append(hard, positive))
-    sampled = rng.choice(rest, min(spec.negatives, len(rest)), replace=False)
-    return np.union1d(np.union1d(hard, sampled), [positive]).astype(np.int64)
 
 
 def walk_examples(

@@ -120,6 +120,9 @@ class LearnedRanker:
 def fit_heads(examples: RankingExamples, config: RankerConfig) -> tuple[RankerHead, dict[str, Any]]:
     """Fit the heads the config asks for on the earlier groups; choose on the later ones."""
     train, valid = examples.split(config.valid_share)
+    # Boosting stops on later groups cut down like the training ones (the loss it fits);
+    # the head is chosen on them whole, ranked as served.
+    stopping = valid.sampled(config.spec()) if examples.whole_from is not None else valid
     heads: dict[str, RankerHead] = {}
     seconds: dict[str, float] = {}
     if config.head in ("auto", "lightgbm"):
@@ -131,7 +134,7 @@ def fit_heads(examples: RankingExamples, config: RankerConfig) -> tuple[RankerHe
             "seed": config.seed,
             "deterministic": True,
         }
-        heads["lightgbm"] = LambdaRankHead.fit(train, valid, params, config.rounds)
+        heads["lightgbm"] = LambdaRankHead.fit(train, stopping, params, config.rounds)
         seconds["lightgbm"] = round(time.perf_counter() - t, 2)
     if config.head in ("auto", "logistic"):
         t = time.perf_counter()

@@ -54,6 +54,21 @@ class RankingExamples:
             self.whole_from,
         )
 
+    def sampled(self, spec: ExampleSpec) -> RankingExamples:
+        """Each group cut down as training groups are (the chosen row, the best
+        ``spec.hard_negatives`` and ``spec.negatives`` sampled), in row order."""
+        rng = np.random.default_rng(spec.seed)
+        offsets = np.concatenate([[0], np.cumsum(self.groups)])
+        rows = []
+        for g, size in enumerate(self.groups.tolist()):
+            positive = int(np.flatnonzero(self.labels[offsets[g] : offsets[g] + size])[0])
+            rows.append(offsets[g] + kept_rows(size, positive, spec, rng))
+        keep = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        sizes = np.array([len(r) for r in rows], np.int64)
+        return RankingExamples(
+            self.features[keep], self.labels[keep], sizes, self.names, self.requests
+        )
+
     def take_groups(self, start: int, stop: int) -> RankingExamples:
         """Groups ``start:stop`` (in time order) as examples of their own."""
         offsets = np.concatenate([[0], np.cumsum(self.groups)])
@@ -115,3 +130,17 @@ class ExampleSpec:
     candidates: int  # fused candidates proposed per request
     seed: int
     whole_share: float = 0.0  # the latest share of walked events whose groups keep everything
+
+
+def kept_rows(n: int, positive: int, spec: ExampleSpec, rng: np.random.Generator) -> np.ndarray:
+    """Rows of one group: the chosen one, the best ``hard_negatives`` fused candidates (the
+    ones the ranker must order; on the ML-100K validation split keeping them ranked worse) and
+    ``negatives`` sampled from the rest, in fused order.
+
+    >>> kept_rows(6, 4, ExampleSpec(0.2, 0, 10, 2, 0, 6, 0), np.random.default_rng(0)).tolist()
+    [0, 1, 4]
+    """
+    hard = np.arange(min(spec.hard_negatives, n))
+    rest = np.setdiff1d(np.arange(n), np.append(hard, positive))
+    sampled = rng.choice(rest, min(spec.negatives, len(rest)), replace=False)
+    return np.union1d(np.union1d(hard, sampled), [positive]).astype(np.int64)
