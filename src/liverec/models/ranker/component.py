@@ -74,8 +74,8 @@ class RankerConfig(BaseModel):
     )
     leave_out: tuple[str, ...] = Field(
         ("item_age",),
-        description="candidate features the ranker does not read; item_age ranked worse on "
-        "the ML-100K validation split (HR@10 0.2291 vs 0.2450 without it)",
+        description="candidate features the ranker does not read; item_age helped neither "
+        "on the ML-100K validation split nor on the replay (docs/results.md)",
     )
     # Chosen on the ML-100K validation split (pipeline NDCG@10 without the transformer):
     # 15 / 200 / 0.03 gave 0.1333, 31 / 50 / 0.05 0.1285, 15 / 400 0.1301, 7 / 400 0.1235.
