@@ -320,3 +320,40 @@ def _kill_and_memory(doc: dict[str, Any]) -> str:
         + markdown_table(head, rows)
         + ("\n\n" + note)
     )
+
+
+def plot_cluster(doc: dict[str, Any], path: Path) -> Path:
+    """Cold throughput and cross-replica freshness against the replica count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = doc["clusters"]
+    n = [r["replicas"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax1.plot(n, [r["cold"]["rps"] for r in rows], "o-", label="replicas + HAProxy + Redis")
+    ax1.fill_between(
+        n, [r["cold"]["rps_min"] for r in rows], [r["cold"]["rps_max"] for r in rows], alpha=0.2
+    )
+    ax1.axhline(doc["embedded"]["cold"]["rps"], ls="--", c="grey", label="embedded (one process)")
+    ax1.plot(n, [rows[0]["cold"]["rps"] * k for k in n], ":", c="black", label="linear in replicas")
+    ax1.set_ylim(0, 1.1 * max(rows[0]["cold"]["rps"] * max(n), doc["embedded"]["cold"]["rps"]))
+    ax1.set_title("cold /recommendations, 2 CPU cores")
+    ax1.set_ylabel("req/s")
+    for key, style in (("p50_ms", "o-"), ("p99_ms", "s-")):
+        ax2.plot(n, [r["freshness"][key] for r in rows], style, label=key.replace("_ms", ""))
+    ax2.axhline(10, ls="--", c="grey", label="target p99")
+    ax2.set_ylim(0, None)
+    ax2.set_title("event through one replica, visible from another")
+    ax2.set_ylabel("ms")
+    for ax in (ax1, ax2):
+        ax.set_xlabel("replicas")
+        ax.set_xticks(n)
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

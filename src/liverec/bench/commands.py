@@ -415,4 +415,7 @@ def bench_cluster(home: Path, bench: cluster.ClusterBench, out: Path, docs: Path
     text = cluster.cluster_tables(doc)
     print(text)
     body = _header("Cluster: replicas behind HAProxy on a Redis log") + "\n" + text + "\n"
+    if docs is not None:
+        plot = cluster.plot_cluster(doc, docs.parent / "cluster.png")
+        body += f"\n![cluster]({plot.name})\n"
     _write("cluster", doc, body, out, docs)
