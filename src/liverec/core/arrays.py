@@ -68,3 +68,14 @@ def positions_in(
     order = np.argsort(ranked, kind="stable")
     at = np.searchsorted(ranked[order], items).clip(max=len(ranked) - 1)
     return order[at].astype(np.int64), ranked[order][at] == items
+
+
+def newest_distinct(history: NDArray[np.integer[Any]], n: int) -> NDArray[np.int64]:
+    """The last ``n`` distinct items of a history (oldest first), newest first.
+
+    >>> newest_distinct(np.array([3, 5, 3, 7, 5]), 2).tolist()
+    [5, 7]
+    """
+    newest_first = np.asarray(history[::-1], np.int64)
+    _, first = np.unique(newest_first, return_index=True)
+    return newest_first[np.sort(first)[:n]]

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
+from liverec.core.arrays import newest_distinct
 from liverec.data.arrowio import mapped
 from liverec.data.catalog import Item
 from liverec.features.content import ItemVectors, catalog_vectors
@@ -200,9 +201,7 @@ def text_related(channel: ContentChannel) -> Callable[[Context, IntArray], TextR
             return None
         vectors = channel.vectors.rows(items)
         profile = channel.profile(ctx)
-        recent = np.asarray(ctx.history.items[-channel.window :][::-1], np.int64)
-        _, first = np.unique(recent, return_index=True)
-        newest_first = recent[np.sort(first)[:RECENT_TEXT]]
+        newest_first = newest_distinct(ctx.history.items[-channel.window :], RECENT_TEXT)
         sims = vectors @ channel.vectors.rows(newest_first).T  # (candidates, recent)
         return TextRelated(
             profile=None if profile is None else vectors @ profile,

@@ -12,7 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from liverec.core.arrays import in_sorted, positions_in, ranges
+from liverec.core.arrays import newest_distinct, positions_in, ranges
 from liverec.core.types import EventType
 from liverec.data.interactions import Histories, Interactions
 from liverec.features.itemstats import ItemStatsView, PairWeighting
@@ -161,11 +161,8 @@ class ItemCFChannel:
             )  # fmt: skip
             return scratch.take(int(t))
 
-    def contributions(
-        self, sources: IntArray, among: IntArray | None = None
-    ) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
-        """(source position, neighbour, similarity) of every neighbour of the ``sources``
-        (only those in ``among``, sorted, when given: the rest is never scored)."""
+    def contributions(self, sources: IntArray) -> tuple[IntArray, IntArray, NDArray[np.float64]]:
+        """(source position, neighbour, similarity) of every neighbour of the ``sources``."""
         lists = self.lists
         inside = np.flatnonzero(sources < lists.n_items)
         lo = np.asarray(lists.indptr[sources[inside]], np.int64)
@@ -178,9 +175,6 @@ class ItemCFChannel:
         src = np.concatenate([src, p_src])
         nbr = np.concatenate([nbr, p_nbr])
         weight = np.concatenate([weight, p_w.astype(np.float64)])
-        if among is not None:  # whole (source, neighbour) keys go together
-            wanted = in_sorted(among, nbr)
-            src, nbr, weight = src[wanted], nbr[wanted], weight[wanted]
         if len(p_src):  # a pair in the lists and in the increments: one entry, summed
             key = src * (1 << 32) + nbr
             uniq, inverse = np.unique(key, return_inverse=True)
@@ -274,18 +268,6 @@ class ItemCFChannel:
         return Retrieved(nbr[order], sims[order].astype(np.float32))
 
 
-def values_at(items: IntArray, keys: IntArray, values: NDArray[np.floating[Any]]) -> FloatArray:
-    """``values`` of each of ``items`` found among ``keys`` (distinct), 0 for the others.
-
-    >>> values_at(np.array([4, 9, 2]), np.array([2, 4]), np.array([0.5, 0.25])).tolist()
-    [0.25, 0.0, 0.5]
-    """
-    at, found = positions_in(keys, items)
-    out = np.zeros(len(items), np.float32)
-    out[found] = values[at[found]]
-    return out
-
-
 def most_similar(sims: NDArray[np.float64]) -> IntArray:
     """Per column of a (sources newest first, items) similarity matrix: the row of the most
     similar source, on exact ties the older one (the later row); -1 where none is similar.
@@ -316,11 +298,9 @@ def related_sources(channel: ItemCFChannel) -> Callable[[Context, IntArray], Rel
     items' neighbour lists among the candidates."""
 
     def compute(ctx: Context, items: IntArray) -> Related | None:
-        recent = np.asarray(ctx.history.items[-channel.window :][::-1], np.int64)
-        if not len(recent) or not len(items):
+        newest_first = newest_distinct(ctx.history.items[-channel.window :], RELATED_SOURCES)
+        if not len(newest_first) or not len(items):
             return None
-        _, first = np.unique(recent, return_index=True)
-        newest_first = recent[np.sort(first)[:RELATED_SOURCES]]
         sims = channel.similarity_to(newest_first, np.asarray(items, np.int64))
         best = most_similar(sims)
         recency = np.zeros(len(items), np.float32)
