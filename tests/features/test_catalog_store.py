@@ -29,6 +29,15 @@ def test_upserts_change_or_add_items_and_bump_the_version() -> None:
     assert len(c) == 4 and c.added().tolist() == [3] and c.version == 2
 
 
+def test_years_follow_upserts_and_are_nan_where_unknown() -> None:
+    c = live()
+    np.testing.assert_array_equal(c.years(np.array([2, 1, 0])), [2009, np.nan, 1979])
+    c.upsert(Item("a", "Aliens", 1986))
+    c.upsert(Item("c", "Up", 0))  # 0 reads as unknown, as in displayed titles
+    c.upsert(Item("d", "Dune", 2021))
+    np.testing.assert_array_equal(c.years(np.array([0, 1, 2, 3])), [1986, np.nan, np.nan, 2021])
+
+
 def test_genres_are_codes_matched_case_insensitively() -> None:
     c = live()
     c.upsert(Item("d", "Dune", 2021, ("sci-fi",)))

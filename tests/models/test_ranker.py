@@ -10,7 +10,7 @@ import pytest
 from liverec.models.ranker.component import FUSED_SCORE, RankerConfig, fit_heads
 from liverec.models.ranker.examples import RankingExamples, group_ndcg
 from liverec.models.ranker.heads import (
-    LambdaRankHead,
+    BoostedTreesHead,
     LogisticHead,
     load_head,
     save_head,
@@ -41,9 +41,11 @@ def test_group_ndcg_is_one_for_the_oracle_order_and_low_for_the_reverse() -> Non
     assert group_ndcg(-ex.features[:, 0], ex) == 0.0  # the chosen item is always last of 20
 
 
-def test_both_heads_learn_a_monotone_rule_and_not_the_noise() -> None:
+@pytest.mark.parametrize("objective", ["lambdarank", "binary"])
+def test_both_heads_learn_a_monotone_rule_and_not_the_noise(objective: str) -> None:
     train, valid = planted(400, 20, seed=2), planted(200, 20, seed=3)
-    lgbm = LambdaRankHead.fit(train, valid, {"min_data_in_leaf": 20, "seed": 0}, rounds=100)
+    params = {"min_data_in_leaf": 20, "seed": 0}
+    lgbm = BoostedTreesHead.fit(train, valid, params, rounds=100, objective=objective)
     logistic = LogisticHead.fit(train, l2=1e-4, seed=0)
     assert validation_ndcg(lgbm, valid) > 0.9  # ties (one leaf, many rows) keep fused order
     assert validation_ndcg(logistic, valid) > 0.95
@@ -68,7 +70,7 @@ def test_auto_keeps_the_trees_when_the_rule_is_not_linear() -> None:
 def test_a_saved_head_scores_exactly_as_before(kind: str, tmp_path: Path) -> None:
     train, valid = planted(200, 10, seed=5), planted(50, 10, seed=6)
     head = (
-        LambdaRankHead.fit(train, valid, {"min_data_in_leaf": 10}, rounds=30)
+        BoostedTreesHead.fit(train, valid, {"min_data_in_leaf": 10}, rounds=30)
         if kind == "lightgbm"
         else LogisticHead.fit(train, 1e-4, 0)
     )
@@ -89,17 +91,23 @@ def test_examples_split_by_time_and_refuse_inconsistent_shapes() -> None:
         RankingExamples(ex.features[:, :2], ex.labels, ex.groups, NAMES, 10)
 
 
-def test_the_compiled_trees_score_exactly_as_lightgbm_with_missing_values_and_zeros() -> None:
+@pytest.mark.parametrize("objective", ["lambdarank", "binary"])
+def test_the_compiled_trees_score_exactly_as_lightgbm_with_missing_values_and_zeros(
+    objective: str,
+) -> None:
     rng = np.random.default_rng(8)
     train = planted(300, 20, seed=8)
     x = train.features.copy()
     x[rng.random(x.shape) < 0.2] = 0.0  # zeros take LightGBM's "Zero" missing branch
     train = RankingExamples(x, train.labels, train.groups, NAMES, 300)
-    head = LambdaRankHead.fit(train, planted(50, 20, seed=9), {"min_data_in_leaf": 5}, 80)
+    head = BoostedTreesHead.fit(
+        train, planted(50, 20, seed=9), {"min_data_in_leaf": 5}, 80, objective, patience=80
+    )
     probe = rng.normal(0.5, 0.5, (2000, 3)).astype(np.float32)
     probe[rng.random(probe.shape) < 0.15] = np.nan
     probe[rng.random(probe.shape) < 0.15] = 0.0
-    expected = head.booster.predict(probe, num_iteration=head.booster.best_iteration or None)
+    best = head.booster.best_iteration or None
+    expected = head.booster.predict(probe, num_iteration=best, raw_score=True)
     np.testing.assert_allclose(head.score(probe), expected, rtol=1e-5, atol=1e-6)
 
 

@@ -78,6 +78,16 @@ def test_candidate_features_hold_what_each_channel_and_the_state_say(
     np.testing.assert_allclose(col["item_age"], expected_age, rtol=1e-5)
     assert np.ptp(col["item_age"]) > 30  # the candidates span months
     np.testing.assert_allclose(col["user_events"], np.log1p(service.profile("196").event_count))
+    # oracle: the items' years from the catalog's own records, and the gaps to the mean of
+    # the user's last 20 events
+    year = np.array([it.year or np.nan for it in ml100k.catalog.take(items)], np.float64)
+    np.testing.assert_allclose(col["year"], year)
+    recent = cs.ctx.history.items[-20:]
+    recent_years = [ml100k.catalog.take([i])[0].year for i in recent.tolist()]
+    np.testing.assert_allclose(col["year_gap"], year - np.mean(recent_years), atol=1e-3)
+    recent_pop = np.log1p(stats.item_weight(recent)).mean()
+    np.testing.assert_allclose(col["popularity_gap"], col["popularity"] - recent_pop, atol=1e-5)
+    assert np.ptp(col["year_gap"]) > 10  # candidates from different decades
 
 
 def test_the_learned_ranker_orders_the_candidates(service: LiveService) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 from liverec.bench.naive import percentiles
 from liverec.core.paths import Paths
 from liverec.data.sources import load_dataset
-from liverec.models.ranker.heads import LambdaRankHead
+from liverec.models.ranker.heads import BoostedTreesHead
 from liverec.serving.pipeline import PipelineConfig
 from liverec.serving.ranker_examples import propose
 from liverec.serving.runtime import ServiceConfig
@@ -88,7 +88,7 @@ def _measure(service: LiveService, users: Sequence[str], bench: RankerBench) -> 
     head = ranking.ranker.head
     return {
         "head": head.kind,
-        "trees": len(head.trees.roots) if isinstance(head, LambdaRankHead) else None,
+        "trees": len(head.trees.roots) if isinstance(head, BoostedTreesHead) else None,
         "features": len(ranking.ranker.names),
         "requests": len(sizes) - warm,
         "candidates_median": int(np.median(sizes[warm:])),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,6 +40,15 @@ def genre_masks(indptr: IntArray, codes: NDArray[np.int32]) -> NDArray[np.uint64
     return out
 
 
+def _years(column: Any) -> NDArray[np.float32]:
+    """An Arrow year column as float32, NaN for missing years and for 0."""
+    import pyarrow as pa
+
+    years = np.array(column.cast(pa.float32()).to_numpy(zero_copy_only=False), np.float32)
+    years[years == 0] = np.nan
+    return years
+
+
 class CatalogView(Protocol):
     """What readers may ask of the catalog."""
 
@@ -62,6 +71,9 @@ class CatalogView(Protocol):
 
     def genre_similarity(self, idx: IntArray) -> NDArray[np.float32]:
         """(len(idx), len(idx)) Jaccard similarity of the items' genre sets."""
+
+    def years(self, idx: IntArray) -> NDArray[np.float32]:
+        """The items' years (NaN where unknown)."""
 
     def added(self) -> IntArray:
         """Items added since the snapshot, oldest first."""
@@ -89,6 +101,7 @@ class LiveCatalog:
             genre_masks(indptr, self._base_codes) if len(self._names) <= MASK_BITS else None
         )
         self._shown: OrderedDict[int, Item] = OrderedDict()  # recently shown snapshot items
+        self._base_years = _years(base.table.column("year"))
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -208,6 +221,19 @@ class LiveCatalog:
         union = np.bitwise_count(masks[:, None] | masks[None, :])
         out = np.ones(inter.shape, np.float32)
         np.divide(inter, union, out=out, where=union > 0, casting="unsafe")
+        return out
+
+    def years(self, idx: IntArray) -> NDArray[np.float32]:
+        """The items' years, NaN where unknown (a year of 0 counts as unknown, as in titles)."""
+        idx = np.asarray(idx, np.int64)
+        out = np.full(len(idx), np.nan, np.float32)
+        inside = idx < self.n_base
+        out[inside] = self._base_years[idx[inside]]
+        if self._codes:  # items changed or added since the snapshot: their own year
+            for row, i in enumerate(idx.tolist()):
+                if i in self._codes:
+                    year = self.item(i).year
+                    out[row] = year if year else np.nan
         return out
 
     def added(self) -> IntArray:

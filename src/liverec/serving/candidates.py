@@ -4,8 +4,9 @@ Every feature is computed over the request's candidates only (a few hundred rows
 the pipeline already holds: what each channel said (its reciprocal rank and raw score), the
 fused score and position, the components' ranking features (text similarity to the user's
 profile and recent items, item-CF similarity to the recent items and how recent the most
-similar one is, the transformer's score), item popularity and trend, the user's activity and
-genre overlap with the history. A feature that cannot be known for a request is NaN.
+similar one is, the transformer's score), item popularity, trend and release year, the user's
+activity, genre overlap with the history, and how far the candidate's popularity and year sit
+from those of the user's recent items. A feature that cannot be known for a request is NaN.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ TAIL = (
     "trend",
     "user_events",
     "genre_overlap",
+    "popularity_gap",
+    "year",
+    "year_gap",
 )
 
 
@@ -106,14 +110,23 @@ class CandidateFeatures:
         out[:, 2] = (rranks > 0).sum(axis=1)
         out[:, 3] = np.log1p(self.stats.item_weight(items))
         out[:, 4] = np.log1p(self.stats.trending_scores(items))
+        out[:, 8] = self.catalog.years(items)
         if ctx.uidx is None:
             return
         out[:, 5] = np.log1p(self.histories.event_count(ctx.uidx))
         history = ctx.history.items[-PROFILE:]
-        if len(history):
-            genres = self.catalog.genre_matrix(items)
-            profile = self.catalog.genre_matrix(history).mean(axis=0)
-            out[:, 6] = (genres @ profile) / np.maximum(genres.sum(axis=1), 1.0)
+        if not len(history):
+            return
+        genres = self.catalog.genre_matrix(items)
+        profile = self.catalog.genre_matrix(history).mean(axis=0)
+        out[:, 6] = (genres @ profile) / np.maximum(genres.sum(axis=1), 1.0)
+        # How far a candidate sits from what this user usually takes, in popularity and in
+        # release year: on the ML-100K validation split these two (with the year itself)
+        # lifted the later groups' NDCG@10 by 2% (docs/results.md, "The learned ranker").
+        out[:, 7] = out[:, 3] - np.log1p(self.stats.item_weight(history)).mean()
+        years = self.catalog.years(history)
+        if not np.isnan(years).all():
+            out[:, 9] = out[:, 8] - np.nanmean(years)
 
 
 class LearnedRanking:

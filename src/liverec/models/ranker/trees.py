@@ -128,7 +128,7 @@ class TreeEnsemble:
         )
 
     def predict(self, features: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The raw score of each row (what ``Booster.predict`` returns for LambdaRank)."""
+        """The raw score of each row (``Booster.predict(..., raw_score=True)``)."""
         out = np.zeros(len(features), np.float64)
         walk_trees(
             np.ascontiguousarray(features, np.float32),
