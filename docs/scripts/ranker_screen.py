@@ -110,6 +110,9 @@ def main(examples_path: str, requests_path: str) -> None:
     examples, valid = load(examples_path, requests_path)
     train, later = examples.split(0.25)
     fused = examples.names.index("fused_score")
+    found = int(valid.labels.sum())
+    print(f"later groups: {len(later.groups)}; validation users: {len(valid.groups)}, "
+          f"{found} with their item among the candidates")  # fmt: skip
     print("| variant | seed | trees | levels | later NDCG@10 / HR@10 | valid NDCG@10 / HR@10 |")
     print("|---|---:|---:|---:|---:|---:|")
     a, b = ndcg_hr(later.features[:, fused], later), ndcg_hr(valid.features[:, fused], valid)

@@ -102,6 +102,7 @@ class LiveCatalog:
         )
         self._shown: OrderedDict[int, Item] = OrderedDict()  # recently shown snapshot items
         self._base_years = _years(base.table.column("year"))
+        self._years: dict[int, float] = {}  # years of items changed or added since the snapshot
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -120,6 +121,7 @@ class LiveCatalog:
                 self._shown.pop(idx, None)
             else:
                 self._added[idx - self.n_base] = item
+            self._years[idx] = float(item.year) if item.year else np.nan
             self._codes[idx] = np.array(
                 [self._names.setdefault(g.lower(), len(self._names)) for g in item.genres], np.int32
             )
@@ -229,11 +231,11 @@ class LiveCatalog:
         out = np.full(len(idx), np.nan, np.float32)
         inside = idx < self.n_base
         out[inside] = self._base_years[idx[inside]]
-        if self._codes:  # items changed or added since the snapshot: their own year
+        if self._years:  # items changed or added since the snapshot: their own year
             for row, i in enumerate(idx.tolist()):
-                if i in self._codes:
-                    year = self.item(i).year
-                    out[row] = year if year else np.nan
+                year = self._years.get(i)
+                if year is not None:
+                    out[row] = year
         return out
 
     def added(self) -> IntArray:

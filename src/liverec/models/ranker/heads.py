@@ -39,8 +39,8 @@ class BoostedTreesHead:
     kind: ClassVar[str] = "lightgbm"
     # what early stopping watches per objective: LambdaRank's own NDCG@10, and for the
     # pointwise objective its loss, which moves smoothly where NDCG@10 of one relevant item per
-    # group jumps (on ML-100K, NDCG stopping ended binary boosting after 10-30 trees at some
-    # seeds and 150-250 at others)
+    # group jumps (on ML-100K it ended LambdaRank after 20 trees at one seed and 74 at
+    # another: docs/results.md, "The binary objective and three more features")
     STOP_METRIC: ClassVar[dict[str, dict[str, Any]]] = {
         "lambdarank": {"metric": "ndcg", "eval_at": [10]},
         "binary": {"metric": "binary_logloss"},
